@@ -1,0 +1,127 @@
+"""Reading images for the metric: one RGB convention for paths, PIL images and arrays.
+
+Everything downstream sees `PIL.Image.Image` in mode RGB, 8 bits per channel. Inputs
+are converted explicitly: RGBA is composited on white (transparent pixels have no
+colour to compare), L/LA/P/CMYK are converted to RGB, 16-bit images are scaled from
+0..65535 to 0..255, float arrays are taken as 0..1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+ImageInput = Union[str, Path, Image.Image, np.ndarray]
+
+
+class ImageError(ValueError):
+    """An image could not be read or has an unusable shape or size."""
+
+
+def load_image(image: ImageInput, name: str = "image") -> Image.Image:
+    """Return `image` as an RGB PIL image; `name` is used in error messages."""
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise ImageError(f"{name}: file not found: {path}")
+        try:
+            with Image.open(path) as opened:
+                opened.load()
+                pil = opened.copy()
+        except (UnidentifiedImageError, OSError) as err:
+            raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
+    elif isinstance(image, Image.Image):
+        pil = image
+    elif isinstance(image, np.ndarray):
+        pil = _array_to_pil(image, name)
+    else:
+        raise ImageError(
+            f"{name}: expected a path, PIL image or numpy array, got {type(image).__name__}"
+        )
+    if pil.width == 0 or pil.height == 0:
+        raise ImageError(f"{name}: image has zero size ({pil.width}x{pil.height})")
+    return _to_rgb(pil)
+
+
+def _to_rgb(pil: Image.Image) -> Image.Image:
+    if pil.mode == "RGB":
+        return pil
+    if pil.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(pil, dtype=np.float64)
+        scale = 65535.0 if array.max(initial=0) > 255 or pil.mode.startswith("I;16") else 255.0
+        array = np.clip(np.rint(array / scale * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(array).convert("RGB")
+    if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
+        rgba = pil.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return pil.convert("RGB")
+
+
+def _array_to_pil(array: np.ndarray, name: str) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(f"{name}: array must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
+    if array.size == 0:
+        raise ImageError(f"{name}: array has zero size {array.shape}")
+    if array.dtype == np.uint8:
+        data = array
+    elif array.dtype == np.uint16:
+        data = np.rint(array.astype(np.float64) / 65535.0 * 255.0).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError(f"{name}: float array has NaN or infinite values")
+        data = np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    else:
+        raise ImageError(f"{name}: unsupported array dtype {array.dtype} (use uint8, uint16 or float in 0..1)")
+    return Image.fromarray(data)
+
+
+def align_pair(original: Image.Image, edited: Image.Image) -> tuple[Image.Image, bool]:
+    """Resize `edited` to `original`'s size (bicubic) when they differ.
+
+    Returns the edited image and whether it was resized, so callers can flag it.
+    """
+    if edited.size == original.size:
+        return edited, False
+    return edited.resize(original.size, Image.Resampling.BICUBIC), True
+
+
+def load_mask(mask: ImageInput | None, size: tuple[int, int], name: str = "mask") -> np.ndarray | None:
+    """Read a mask (non-zero = inside) as an `(H, W)` bool array of `size` = (width, height).
+
+    A mask of another size is an error naming both sizes: masks are never resized
+    silently, because a mask drawn for another image is usually a user mistake.
+    """
+    if mask is None:
+        return None
+    if isinstance(mask, np.ndarray):
+        array = mask
+    else:
+        if isinstance(mask, (str, Path)):
+            path = Path(mask)
+            if not path.is_file():
+                raise ImageError(f"{name}: file not found: {path}")
+            try:
+                with Image.open(path) as opened:
+                    array = np.asarray(opened.convert("L") if opened.mode not in ("1", "L", "I", "I;16") else opened)
+            except (UnidentifiedImageError, OSError) as err:
+                raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
+        elif isinstance(mask, Image.Image):
+            array = np.asarray(mask.convert("L"))
+        else:
+            raise ImageError(f"{name}: expected a path, PIL image or array, got {type(mask).__name__}")
+    if array.ndim == 3:
+        array = array.any(axis=2) if array.dtype == bool else array.max(axis=2)
+    if array.ndim != 2:
+        raise ImageError(f"{name}: a mask must be 2-D, got shape {array.shape}")
+    width, height = size
+    if array.shape != (height, width):
+        raise ImageError(
+            f"{name}: mask is {array.shape[1]}x{array.shape[0]} but the image is {width}x{height}"
+        )
+    return array != 0

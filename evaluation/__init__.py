@@ -1,0 +1,1 @@
+"""Evaluation harness: datasets, baseline metrics, alignment and ground-truth protocols, batch runs, reports."""
