@@ -13,6 +13,7 @@ import sys
 #: Modules that define subcommands, in the order `--help` lists them.
 COMMAND_MODULES = (
     "bpm_edit.parsing.commands",
+    "bpm_edit.score_command",
 )
 
 
