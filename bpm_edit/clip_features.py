@@ -7,7 +7,8 @@ cache. Tests use small encoders that return chosen vectors.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image

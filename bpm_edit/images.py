@@ -9,12 +9,11 @@ colour to compare), L/LA/P/CMYK are converted to RGB, 16-bit images are scaled f
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-ImageInput = Union[str, Path, Image.Image, np.ndarray]
+ImageInput = str | Path | Image.Image | np.ndarray
 
 
 class ImageError(ValueError):
@@ -77,7 +76,9 @@ def _array_to_pil(array: np.ndarray, name: str) -> Image.Image:
             raise ImageError(f"{name}: float array has NaN or infinite values")
         data = np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
     else:
-        raise ImageError(f"{name}: unsupported array dtype {array.dtype} (use uint8, uint16 or float in 0..1)")
+        raise ImageError(
+            f"{name}: unsupported array dtype {array.dtype} (use uint8, uint16 or float in 0..1)"
+        )
     return Image.fromarray(data)
 
 
@@ -91,7 +92,9 @@ def align_pair(original: Image.Image, edited: Image.Image) -> tuple[Image.Image,
     return edited.resize(original.size, Image.Resampling.BICUBIC), True
 
 
-def load_mask(mask: ImageInput | None, size: tuple[int, int], name: str = "mask") -> np.ndarray | None:
+def load_mask(
+    mask: ImageInput | None, size: tuple[int, int], name: str = "mask"
+) -> np.ndarray | None:
     """Read a mask (non-zero = inside) as an `(H, W)` bool array of `size` = (width, height).
 
     A mask of another size is an error naming both sizes: masks are never resized
@@ -108,13 +111,19 @@ def load_mask(mask: ImageInput | None, size: tuple[int, int], name: str = "mask"
                 raise ImageError(f"{name}: file not found: {path}")
             try:
                 with Image.open(path) as opened:
-                    array = np.asarray(opened.convert("L") if opened.mode not in ("1", "L", "I", "I;16") else opened)
+                    array = np.asarray(
+                        opened.convert("L")
+                        if opened.mode not in ("1", "L", "I", "I;16")
+                        else opened
+                    )
             except (UnidentifiedImageError, OSError) as err:
                 raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
         elif isinstance(mask, Image.Image):
             array = np.asarray(mask.convert("L"))
         else:
-            raise ImageError(f"{name}: expected a path, PIL image or array, got {type(mask).__name__}")
+            raise ImageError(
+                f"{name}: expected a path, PIL image or array, got {type(mask).__name__}"
+            )
     if array.ndim == 3:
         array = array.any(axis=2) if array.dtype == bool else array.max(axis=2)
     if array.ndim != 2:

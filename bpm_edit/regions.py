@@ -33,8 +33,12 @@ class ObjectRegion:
 
     @classmethod
     def empty(cls, phrase: str | None, height: int, width: int) -> ObjectRegion:
-        return cls(phrase, np.zeros((0, 4), np.float32), np.zeros((0,), np.float32),
-                   np.zeros((0, height, width), bool))
+        return cls(
+            phrase,
+            np.zeros((0, 4), np.float32),
+            np.zeros((0,), np.float32),
+            np.zeros((0, height, width), bool),
+        )
 
     @classmethod
     def from_mask(cls, phrase: str | None, mask: np.ndarray) -> ObjectRegion:
@@ -129,8 +133,17 @@ class Regions:
             stacked = np.concatenate(boxes)
             union = np.concatenate([stacked[:, :2].min(0), stacked[:, 2:].max(0)])
             crop_box = enlarge_box(union, CROP_ENLARGE, height, width)
-        return cls(image_size, source, target, reference, mask_origin, mask_edit, crop_box,
-                   False, tuple(dict.fromkeys(flags)))
+        return cls(
+            image_size,
+            source,
+            target,
+            reference,
+            mask_origin,
+            mask_edit,
+            crop_box,
+            False,
+            tuple(dict.fromkeys(flags)),
+        )
 
     @classmethod
     def from_masks(
@@ -213,6 +226,11 @@ def enlarge_box(box: np.ndarray, factor: float, height: int, width: int) -> np.n
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     half_w, half_h = (box[2] - box[0]) * factor / 2, (box[3] - box[1]) * factor / 2
     return np.array(
-        [max(0.0, cx - half_w), max(0.0, cy - half_h), min(width, cx + half_w), min(height, cy + half_h)],
+        [
+            max(0.0, cx - half_w),
+            max(0.0, cy - half_h),
+            min(width, cx + half_w),
+            min(height, cy + half_h),
+        ],
         np.float32,
     )

@@ -78,7 +78,9 @@ class EditSpec:
 
     def __post_init__(self) -> None:
         if self.edit_type not in EDIT_TYPES:
-            raise SpecError(f"EditSpec.edit_type must be one of {EDIT_TYPES}, got {self.edit_type!r}")
+            raise SpecError(
+                f"EditSpec.edit_type must be one of {EDIT_TYPES}, got {self.edit_type!r}"
+            )
         if self.size_change not in SIZE_CHANGES:
             raise SpecError(
                 f"EditSpec.size_change must be one of {SIZE_CHANGES}, got {self.size_change!r}"
@@ -96,11 +98,13 @@ class EditSpec:
             raise SpecError(f"EditSpec.flags has unknown flag(s) {unknown}; known: {SPEC_FLAGS}")
         object.__setattr__(self, "flags", tuple(dict.fromkeys(flags)))
         if self.edit_type == "add" and self.source_object not in (None, WHOLE_IMAGE):
-            raise SpecError("EditSpec: an 'add' edit has no source_object (got "
-                            f"{self.source_object!r})")
+            raise SpecError(
+                f"EditSpec: an 'add' edit has no source_object (got {self.source_object!r})"
+            )
         if self.edit_type == "remove" and self.target_object not in (None, WHOLE_IMAGE):
-            raise SpecError("EditSpec: a 'remove' edit has no target_object (got "
-                            f"{self.target_object!r})")
+            raise SpecError(
+                f"EditSpec: a 'remove' edit has no target_object (got {self.target_object!r})"
+            )
 
     @property
     def is_global(self) -> bool:

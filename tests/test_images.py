@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from bpm_edit.images import ImageError, align_pair, load_image, load_mask
+
+
+def test_modes_are_converted_explicitly(tmp_path):
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = [255, 0, 0, 255]  # opaque red stays red
+    rgba[0, 1] = [0, 0, 255, 0]  # fully transparent composites to white
+    out = np.asarray(load_image(rgba))
+    assert out[0, 0].tolist() == [255, 0, 0]
+    assert out[0, 1].tolist() == [255, 255, 255]
+
+    sixteen = np.array([[0, 65535]], np.uint16)
+    assert np.asarray(load_image(sixteen))[0, :, 0].tolist() == [0, 255]
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.array([[0, 65535]], np.uint16)).save(path)
+    assert np.asarray(load_image(path))[0, :, 0].tolist() == [0, 255]
+
+    grey = Image.fromarray(np.array([[7]], np.uint8), mode="L")
+    assert np.asarray(load_image(grey)).tolist() == [[[7, 7, 7]]]
+    assert np.asarray(load_image(np.array([[0.0, 1.0]])))[0, :, 0].tolist() == [0, 255]
+
+
+def test_bad_images_give_clear_errors(tmp_path):
+    with pytest.raises(ImageError, match="original: file not found"):
+        load_image(tmp_path / "missing.png", name="original")
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"not an image")
+    with pytest.raises(ImageError, match="cannot read .*corrupt.png"):
+        load_image(corrupt)
+    with pytest.raises(ImageError, match="zero size"):
+        load_image(np.zeros((0, 4, 3), np.uint8))
+    with pytest.raises(ImageError, match="NaN"):
+        load_image(np.full((2, 2), np.nan))
+    with pytest.raises(ImageError, match="expected a path"):
+        load_image(42)  # type: ignore[arg-type]
+
+
+def test_align_pair_resizes_only_when_needed():
+    original = Image.new("RGB", (40, 20))
+    same, resized = align_pair(original, Image.new("RGB", (40, 20)))
+    assert not resized and same.size == (40, 20)
+    other, resized = align_pair(original, Image.new("RGB", (80, 40)))
+    assert resized and other.size == (40, 20)
+
+
+def test_masks_must_match_the_image(tmp_path):
+    path = tmp_path / "mask.png"
+    Image.fromarray(np.array([[0, 255, 3]], np.uint8)).save(path)
+    assert load_mask(path, (3, 1)).tolist() == [[False, True, True]]
+    with pytest.raises(ImageError, match="mask is 3x1 but the image is 4x1"):
+        load_mask(path, (4, 1))
+    assert load_mask(None, (3, 1)) is None

@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from bpm_edit.spec import EditSpec, SpecError
+
+
+def test_round_trip_through_json():
+    spec = EditSpec(
+        edit_type="add",
+        target_object="bird",
+        reference_object="tower",
+        position_change="up",
+        instruction="put a bird on top of the tower",
+        parser="rules",
+        flags=("low_confidence",),
+    )
+    data = json.loads(json.dumps(spec.to_dict()))
+    assert EditSpec.from_dict(data) == spec
+    assert data["flags"] == ["low_confidence"]
+
+
+def test_objects_are_normalised():
+    spec = EditSpec(edit_type="replace", source_object="  wine   bottle ", target_object="None")
+    assert spec.source_object == "wine bottle"
+    assert spec.target_object is None
+    assert EditSpec(edit_type="style_global", source_object="ALL", target_object="all").is_global
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("edit_type", "recolour", "edit_type must be one of"),
+        ("size_change", "bigger", "size_change must be one of"),
+        ("position_change", "north", "position_change must be one of"),
+        ("flags", ("bogus",), "unknown flag"),
+        ("source_object", 3, "source_object must be a string"),
+    ],
+)
+def test_invalid_fields_are_named(field, value, message):
+    values = {"edit_type": "replace", "source_object": "cat", "target_object": "dog", field: value}
+    with pytest.raises(SpecError, match=message):
+        EditSpec(**values)
+
+
+def test_add_and_remove_conventions_are_enforced():
+    with pytest.raises(SpecError, match="'add' edit has no source_object"):
+        EditSpec(edit_type="add", source_object="cat", target_object="dog")
+    with pytest.raises(SpecError, match="'remove' edit has no target_object"):
+        EditSpec(edit_type="remove", source_object="cat", target_object="dog")
+
+
+def test_from_dict_rejects_unknown_and_missing_fields():
+    with pytest.raises(SpecError, match=r"no field\(s\) \['edit_typ'\]"):
+        EditSpec.from_dict({"edit_typ": "add"})
+    with pytest.raises(SpecError, match="needs 'edit_type'"):
+        EditSpec.from_dict({"target_object": "cat"})
+    with pytest.raises(SpecError, match="expects a JSON object"):
+        EditSpec.from_dict(["add"])  # type: ignore[arg-type]
+
+
+def test_with_flags_adds_without_duplicates():
+    spec = EditSpec(edit_type="remove", source_object="cat", flags=("low_confidence",))
+    flagged = spec.with_flags("parser_fallback", "low_confidence")
+    assert flagged.flags == ("low_confidence", "parser_fallback")
+    assert flagged.parser_fallback and not spec.parser_fallback
