@@ -1,0 +1,97 @@
+"""Instruction parsing: an editing instruction in, a validated `EditSpec` out.
+
+Three parsers behind one interface (`InstructionParser`), chosen by name:
+
+- "rules" (default): offline, deterministic, no weights (`rules.RulesParser`).
+- "transformers": a local chat model, the paper's `princeton-nlp/gemma-2-9b-it-SimPO` by
+  default (`transformers_parser.TransformersParser`).
+- "openai": any OpenAI-compatible chat endpoint (`openai_parser.OpenAIParser`).
+
+Importing this package is light: torch and transformers load only when a transformers
+parser is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bpm_edit.parsing.base import InstructionParser, check_instruction
+from bpm_edit.spec import EditSpec
+
+__all__ = [
+    "PARSER_NAMES",
+    "EditSpec",
+    "InstructionParser",
+    "clear_parsers",
+    "get_parser",
+    "parse_instruction",
+]
+
+PARSER_NAMES = ("rules", "transformers", "openai")
+
+#: Parsers built so far, by name and options: a transformers model is loaded once per
+#: process however many times it is asked for.
+_BUILT: dict[tuple[str, tuple[tuple[str, str], ...]], InstructionParser] = {}
+
+
+def _build(name: str, options: dict[str, Any]) -> InstructionParser:
+    if name == "rules":
+        from bpm_edit.parsing.rules import RulesParser
+
+        return RulesParser(**options)
+    if name == "transformers":
+        from bpm_edit.parsing.transformers_parser import TransformersParser
+
+        return TransformersParser(**options)
+    from bpm_edit.parsing.openai_parser import OpenAIParser
+
+    return OpenAIParser(**options)
+
+
+def get_parser(name: str = "rules", **options: Any) -> InstructionParser:
+    """The parser called `name`, built with `options` (its constructor's arguments).
+
+    The same name and options give the same instance (built once per process).
+    Unknown names raise `ValueError` listing the choices; unknown options raise
+    `TypeError` from the parser's constructor.
+    """
+    if name not in PARSER_NAMES:
+        raise ValueError(f"unknown parser {name!r}; choose one of {list(PARSER_NAMES)}")
+    key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    parser = _BUILT.get(key)
+    if parser is None:
+        parser = _BUILT[key] = _build(name, options)
+    return parser
+
+
+def clear_parsers() -> None:
+    """Forget the parsers built by `get_parser` (frees a loaded model's memory)."""
+    _BUILT.clear()
+
+
+def parse_instruction(
+    text: str, parser: str | InstructionParser = "rules", **options: Any
+) -> EditSpec:
+    """Parse one editing instruction into an `EditSpec`.
+
+    `parser` is a name from `PARSER_NAMES` (built through `get_parser` with `options`)
+    or a ready parser object (then `options` must be empty). An empty or whitespace-only
+    instruction raises `ValueError`.
+
+    >>> parse_instruction("make the cat black").edit_type  # doctest: +SKIP
+    'color'
+    """
+    text = check_instruction(text)
+    if isinstance(parser, str):
+        return get_parser(parser, **options).parse(text)
+    if options:
+        raise ValueError(
+            f"options {sorted(options)} apply only when the parser is given by name; "
+            "build the parser object with them instead"
+        )
+    if not isinstance(parser, InstructionParser):
+        raise ValueError(
+            f"parser must be one of {list(PARSER_NAMES)} or an object with 'parser_id' "
+            f"and 'parse()', got {type(parser).__name__}"
+        )
+    return parser.parse(text)

@@ -1,0 +1,323 @@
+"""The conversation an LLM parser has about one instruction, and how its answer is checked.
+
+One prompt asks for every `EditSpec` field at once as a JSON object. It follows the ideas
+of the paper's Fig. 6 (object identification with few-shot examples, the size state, the
+position state relative to a reference object) in our own words. The answer is checked
+field by field against the `EditSpec` domains; a bad answer gets one corrective retry,
+then the rules parser's reading flagged `parser_fallback` (never a silent default).
+Both LLM backends (transformers, OpenAI-compatible) share this module, so they ask the
+same question and accept the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from bpm_edit.parsing.base import InstructionParser
+from bpm_edit.spec import EDIT_TYPES, POSITION_CHANGES, SIZE_CHANGES, EditSpec, SpecError
+
+logger = logging.getLogger(__name__)
+
+#: Part of every LLM parser id: a new prompt can answer differently, so it must not
+#: reuse cached parses of the old one.
+PROMPT_VERSION = "v1"
+
+#: Longer instructions are cut to this many characters in the prompt (and the spec is
+#: flagged "truncated"), so one pathological input cannot exceed the model's context.
+MAX_PROMPT_INSTRUCTION_CHARS = 2000
+
+ANSWER_FIELDS = (
+    "edit_type",
+    "source_object",
+    "target_object",
+    "reference_object",
+    "size_change",
+    "position_change",
+    "source_locator",
+)
+
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+
+#: JSON schema of one answer. Strict-mode compatible (every property required, no extras),
+#: so endpoints with structured output can enforce it while decoding.
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "edit_type": {"type": "string", "enum": list(EDIT_TYPES)},
+        "source_object": _NULLABLE_TEXT,
+        "target_object": _NULLABLE_TEXT,
+        "reference_object": _NULLABLE_TEXT,
+        "size_change": {"type": "string", "enum": list(SIZE_CHANGES)},
+        "position_change": {"type": "string", "enum": list(POSITION_CHANGES)},
+        "source_locator": _NULLABLE_TEXT,
+    },
+    "required": list(ANSWER_FIELDS),
+    "additionalProperties": False,
+}
+
+#: Words models commonly use for a value that has another name in our domains.
+_VALUE_ALIASES = {
+    "size_change": {"bigger": "larger", "same": "unchanged"},
+    "position_change": {"above": "up", "below": "down", "under": "down", "in": "inside"},
+}
+
+_INSTRUCTIONS = """\
+You turn one instruction for editing a photo into a JSON object that says what the edit \
+changes. You do not see the photo: answer from the words of the instruction alone.
+
+Fields of the JSON object:
+- "edit_type": one of add, remove, replace, color, texture, size, move, action, \
+style_global, background, other.
+  add: a new object appears. remove: an object disappears. replace: an object becomes \
+a different object. color: an object's colour changes. texture: its material or surface \
+changes. size: it grows or shrinks. move: it goes to another place in the picture. \
+action: a person or animal changes pose, expression or activity. style_global: the whole \
+picture changes (art style, weather, season, time of day, lighting). background: only the \
+background changes. other: none of these.
+- "source_object": the part of the ORIGINAL image that the edit changes, a short noun \
+phrase copied from the instruction with its adjectives ("red slippers"). null for add. \
+"all" when the whole picture changes. "background" for a background edit.
+- "target_object": what is in the EDITED image where the change happened. null for \
+remove. "all" when the whole picture changes. For color, texture, size, move and action \
+edits it is the same object as source_object.
+- "reference_object": the object that an added or moved thing is placed relative to \
+("put a bird on the tower" -> "tower"); null when there is none.
+- "size_change": "larger", "smaller" or "unchanged": how the size of the edited object \
+changes.
+- "position_change": where the edited object ends up, relative to the reference object \
+for add and move, else relative to where it was: "left", "right", "up" (on top of, \
+above), "down" (under, below), "inside" (in, on a surface of, worn or held by), "near" \
+(next to, beside), "unchanged" (it stays where it is), "none" (remove, or add without a \
+reference object).
+- "source_locator": words that pick out one of several similar objects ("the cat on the \
+left" -> "on the left"); null when there are none.
+
+When the instruction names something only by a pronoun (it, her, them), copy the pronoun; \
+do not guess what it stands for.
+Reply with the JSON object only: no explanation, no other text."""
+
+_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("Replace the bike with a bear.", {
+        "edit_type": "replace", "source_object": "bike", "target_object": "bear",
+        "reference_object": None, "size_change": "unchanged",
+        "position_change": "unchanged", "source_locator": None}),
+    ("Add a bear.", {
+        "edit_type": "add", "source_object": None, "target_object": "bear",
+        "reference_object": None, "size_change": "unchanged", "position_change": "none",
+        "source_locator": None}),
+    ("Remove the bike on the right.", {
+        "edit_type": "remove", "source_object": "bike", "target_object": None,
+        "reference_object": None, "size_change": "unchanged", "position_change": "none",
+        "source_locator": "on the right"}),
+    ("Give the bear bigger claws.", {
+        "edit_type": "size", "source_object": "claws", "target_object": "claws",
+        "reference_object": None, "size_change": "larger",
+        "position_change": "unchanged", "source_locator": None}),
+    ("Make the hydrant blue.", {
+        "edit_type": "color", "source_object": "hydrant", "target_object": "hydrant",
+        "reference_object": None, "size_change": "unchanged",
+        "position_change": "unchanged", "source_locator": None}),
+    ("Put a car on the screen of the laptop.", {
+        "edit_type": "add", "source_object": None, "target_object": "car",
+        "reference_object": "screen of the laptop", "size_change": "unchanged",
+        "position_change": "inside", "source_locator": None}),
+    ("Put a bird on top of the tower.", {
+        "edit_type": "add", "source_object": None, "target_object": "bird",
+        "reference_object": "tower", "size_change": "unchanged", "position_change": "up",
+        "source_locator": None}),
+    ("Move the vase to the left of the lamp and make it smaller.", {
+        "edit_type": "move", "source_object": "vase", "target_object": "vase",
+        "reference_object": "lamp", "size_change": "smaller", "position_change": "left",
+        "source_locator": None}),
+    ("Make it look like a winter evening.", {
+        "edit_type": "style_global", "source_object": "all", "target_object": "all",
+        "reference_object": None, "size_change": "unchanged",
+        "position_change": "unchanged", "source_locator": None}),
+)
+
+
+class LLMAnswerError(ValueError):
+    """An LLM's answer is not a valid edit specification (the message says why)."""
+
+
+def prompt_instruction(instruction: str) -> tuple[str, bool]:
+    """The instruction as it goes into the prompt, and whether it had to be cut."""
+    if len(instruction) <= MAX_PROMPT_INSTRUCTION_CHARS:
+        return instruction, False
+    return instruction[:MAX_PROMPT_INSTRUCTION_CHARS], True
+
+
+def build_prompt(instruction: str) -> str:
+    """The full user message for one instruction: task, fields, examples, the instruction."""
+    text, _ = prompt_instruction(instruction)
+    examples = "\n\n".join(
+        f"Instruction: {example}\nAnswer: {json.dumps(answer)}" for example, answer in _EXAMPLES
+    )
+    return (
+        f"{_INSTRUCTIONS}\n\nExamples:\n\n{examples}\n\n"
+        f"Now the instruction to read.\nInstruction: {json.dumps(text)[1:-1]}\nAnswer:"
+    )
+
+
+def build_messages(instruction: str) -> list[dict[str, str]]:
+    """Chat messages for the first question: one user turn.
+
+    No system turn: some chat templates (Gemma's among them) reject the system role.
+    """
+    return [{"role": "user", "content": build_prompt(instruction)}]
+
+
+def build_retry_messages(
+    instruction: str, bad_answer: str, error: str
+) -> list[dict[str, str]]:
+    """Messages for the one retry: the first question, the rejected answer, what was wrong.
+
+    A plain repeat would get the same answer back under greedy decoding; showing the
+    model its mistake is what gives the retry a chance.
+    """
+    return [
+        *build_messages(instruction),
+        {"role": "assistant", "content": bad_answer},
+        {
+            "role": "user",
+            "content": (
+                f"That answer is not valid: {error}. Reply again with only the JSON object, "
+                f"with exactly the fields {list(ANSWER_FIELDS)} and the allowed values."
+            ),
+        },
+    ]
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def _extract_json_object(text: str) -> dict[str, Any]:
+    """The first JSON object in `text`, tolerating code fences and prose around it."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        for start in [i for i, ch in enumerate(candidate) if ch == "{"]:
+            try:
+                value, _ = decoder.raw_decode(candidate, start)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    raise LLMAnswerError("no JSON object found in the answer")
+
+
+def _choice(answer: dict[str, Any], name: str, allowed: Sequence[str]) -> str:
+    value = answer[name]
+    if not isinstance(value, str):
+        raise LLMAnswerError(f"{name!r} must be one of {list(allowed)}, got {value!r}")
+    value = value.strip().lower()
+    value = _VALUE_ALIASES.get(name, {}).get(value, value)
+    if value not in allowed:
+        raise LLMAnswerError(f"{name!r} must be one of {list(allowed)}, got {answer[name]!r}")
+    return value
+
+
+def spec_from_llm_answer(text: str, instruction: str, parser_id: str) -> EditSpec:
+    """Validate an LLM's answer and build the `EditSpec` it describes.
+
+    Accepts the JSON object alone or wrapped in a code fence or prose; requires exactly
+    the fields of `ANSWER_SCHEMA` with values in the `EditSpec` domains (a few common
+    synonyms such as "bigger" or "above" are mapped). Raises `LLMAnswerError` naming the
+    first problem found.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise LLMAnswerError("the answer is empty")
+    answer = _extract_json_object(text)
+    missing = [name for name in ANSWER_FIELDS if name not in answer]
+    if missing:
+        raise LLMAnswerError(f"the JSON object lacks the field(s) {missing}")
+    extra = sorted(set(answer) - set(ANSWER_FIELDS))
+    if extra:
+        raise LLMAnswerError(f"the JSON object has unknown field(s) {extra}")
+    values: dict[str, Any] = {
+        "edit_type": _choice(answer, "edit_type", EDIT_TYPES),
+        "size_change": _choice(answer, "size_change", SIZE_CHANGES),
+        "position_change": _choice(answer, "position_change", POSITION_CHANGES),
+    }
+    for name in ("source_object", "target_object", "reference_object", "source_locator"):
+        value = answer[name]
+        if value is not None and not isinstance(value, str):
+            raise LLMAnswerError(f"{name!r} must be a string or null, got {value!r}")
+        values[name] = value
+    _, truncated = prompt_instruction(instruction)
+    try:
+        return EditSpec(
+            **values,
+            instruction=instruction,
+            parser=parser_id,
+            flags=("truncated",) if truncated else (),
+        )
+    except SpecError as err:
+        raise LLMAnswerError(str(err)) from err
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def answer_with_retry(
+    instructions: Sequence[str],
+    ask: Callable[[list[list[dict[str, str]]]], list[str]],
+    parser_id: str,
+    fallback: bool,
+    fallback_parser: Callable[[], InstructionParser],
+) -> list[EditSpec]:
+    """Parse instructions through an LLM: ask, validate, retry once, then fall back.
+
+    `ask` sends a batch of conversations and returns one answer text per conversation.
+    It is called once for all instructions and once more for those whose answers failed
+    validation. Answers still invalid then get the rules parser's reading flagged
+    `parser_fallback` (and a logged warning), or raise `LLMAnswerError` when `fallback`
+    is False. `fallback_parser` is called only when it is needed.
+    """
+    specs: list[EditSpec | None] = [None] * len(instructions)
+    first_answers = ask([build_messages(text) for text in instructions])
+    failed: list[tuple[int, str, str]] = []
+    for i, (text, answer) in enumerate(zip(instructions, first_answers, strict=True)):
+        try:
+            specs[i] = spec_from_llm_answer(answer, text, parser_id)
+        except LLMAnswerError as err:
+            failed.append((i, answer, str(err)))
+    if failed:
+        retries = [build_retry_messages(instructions[i], ans, err) for i, ans, err in failed]
+        second_answers = ask(retries)
+        for (i, _, _), answer in zip(failed, second_answers, strict=True):
+            text = instructions[i]
+            try:
+                specs[i] = spec_from_llm_answer(answer, text, parser_id)
+                continue
+            except LLMAnswerError as err:
+                problem = f"{err} (answer: {_excerpt(answer)!r})"
+            if not fallback:
+                raise LLMAnswerError(
+                    f"parser {parser_id}: invalid answer twice for {_excerpt(text, 80)!r}: "
+                    f"{problem}"
+                )
+            logger.warning(
+                "parser %s: invalid answer twice for %r: %s; using the rules parser's reading",
+                parser_id, _excerpt(text, 80), problem,
+            )
+            specs[i] = rules_fallback(fallback_parser(), text, parser_id)
+    return cast("list[EditSpec]", specs)  # every slot was filled above (or we raised)
+
+
+def rules_fallback(rules: InstructionParser, instruction: str, parser_id: str) -> EditSpec:
+    """The rules parser's reading, flagged `parser_fallback`, recorded under `parser_id`.
+
+    The spec keeps the id of the parser that was asked (so caches and reports group it
+    with that parser); the flag says the answer came from the rules instead.
+    """
+    spec = rules.parse(instruction)
+    data = {**spec.to_dict(), "instruction": instruction, "parser": parser_id}
+    data["flags"] = [*spec.flags, "parser_fallback"]
+    return EditSpec.from_dict(data)
