@@ -1,0 +1,98 @@
+"""Synthetic scenes with exact oracle masks for known-answer tests of the BPM metric.
+
+A scene is a seeded textured background (smooth gradients plus fine noise, so no two
+pixels are alike and crops differ) with solid shapes painted on it. Every function
+returns uint8 RGB arrays and boolean masks in the same (H, W) grid, so tests can build
+`Regions.from_masks` and compute expected scores by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RED = (220, 30, 30)
+BLUE = (30, 30, 220)
+GREEN = (30, 200, 30)
+
+
+def textured_background(height: int = 200, width: int = 200, seed: int = 0) -> np.ndarray:
+    """A smooth colour gradient with +-12 levels of seeded noise, uint8 (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([
+        80 + 60 * xs / max(width - 1, 1),
+        90 + 50 * ys / max(height - 1, 1),
+        120 + 30 * np.sin(xs / 13.0) * np.cos(ys / 17.0),
+    ], axis=2)
+    noise = rng.integers(-12, 13, size=(height, width, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def box_mask(height: int, width: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Boolean mask of the pixel box `(x0, y0, x1, y1)` (exclusive ends), clipped."""
+    x0, y0, x1, y1 = box
+    mask = np.zeros((height, width), bool)
+    mask[max(y0, 0):max(min(y1, height), 0), max(x0, 0):max(min(x1, width), 0)] = True
+    return mask
+
+
+def paint(image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+    """A copy of `image` with `mask` filled with `color`."""
+    out = image.copy()
+    out[mask] = color
+    return out
+
+
+def square_box(cx: float, cy: float, side: int) -> tuple[int, int, int, int]:
+    """Integer box of a `side`-pixel square centred at (cx, cy)."""
+    x0 = int(round(cx - side / 2))
+    y0 = int(round(cy - side / 2))
+    return x0, y0, x0 + side, y0 + side
+
+
+@dataclass(frozen=True)
+class ScenePair:
+    """An (original, edited) pair with oracle masks of the object in each image."""
+
+    original: np.ndarray
+    edited: np.ndarray
+    mask_original: np.ndarray
+    mask_edited: np.ndarray
+
+
+def moved_square(
+    dx: int, dy: int, side: int = 40, size: tuple[int, int] = (200, 200),
+    color: tuple[int, int, int] = RED, seed: int = 0,
+) -> ScenePair:
+    """A square at the image centre moved by (dx, dy) pixels (y grows downward)."""
+    height, width = size
+    background = textured_background(height, width, seed)
+    before = box_mask(height, width, square_box(width / 2, height / 2, side))
+    after = box_mask(height, width, square_box(width / 2 + dx, height / 2 + dy, side))
+    return ScenePair(paint(background, before, color), paint(background, after, color),
+                     before, after)
+
+
+def scaled_square(
+    scale: float, side: int = 40, size: tuple[int, int] = (200, 200),
+    color: tuple[int, int, int] = RED, seed: int = 0,
+) -> ScenePair:
+    """A centred square whose SIDE is multiplied by `scale` (area by scale**2)."""
+    height, width = size
+    background = textured_background(height, width, seed)
+    before = box_mask(height, width, square_box(width / 2, height / 2, side))
+    after = box_mask(height, width, square_box(width / 2, height / 2, int(round(side * scale))))
+    return ScenePair(paint(background, before, color), paint(background, after, color),
+                     before, after)
+
+
+def recoloured_square(
+    side: int = 40, size: tuple[int, int] = (200, 200), seed: int = 0
+) -> ScenePair:
+    """A centred red square turned blue; the mask is the same in both images."""
+    height, width = size
+    background = textured_background(height, width, seed)
+    mask = box_mask(height, width, square_box(width / 2, height / 2, side))
+    return ScenePair(paint(background, mask, RED), paint(background, mask, BLUE), mask, mask)
