@@ -96,3 +96,61 @@ def recoloured_square(
     background = textured_background(height, width, seed)
     mask = box_mask(height, width, square_box(width / 2, height / 2, side))
     return ScenePair(paint(background, mask, RED), paint(background, mask, BLUE), mask, mask)
+
+
+class TableEncoder:
+    """An `ImageTextEncoder` returning chosen unit vectors, for exact S_modify algebra.
+
+    Images are looked up by their top-left pixel colour (use uniform images), texts by
+    their exact string; anything else is a test error. Every call is recorded.
+    """
+
+    def __init__(self, images: dict[tuple[int, int, int], list[float]],
+                 texts: dict[str, list[float]]) -> None:
+        self.images = {k: _unit(v) for k, v in images.items()}
+        self.texts = {k: _unit(v) for k, v in texts.items()}
+        self.image_calls: list[list[tuple[int, int]]] = []
+        self.text_calls: list[list[str]] = []
+
+    def encode_images(self, images) -> np.ndarray:
+        self.image_calls.append([image.size for image in images])
+        return np.stack([self.images[image.convert("RGB").getpixel((0, 0))] for image in images])
+
+    def encode_texts(self, texts) -> np.ndarray:
+        self.text_calls.append(list(texts))
+        return np.stack([self.texts[text] for text in texts])
+
+
+class MeanColourEncoder:
+    """A deterministic encoder for whole-pipeline tests: an image maps to its unit
+    (mean R, mean G, mean B, 64) vector, a text to a unit vector seeded by its bytes.
+    `features_of` gives the same vector for an expected-value computation."""
+
+    dim = 4
+
+    def __init__(self) -> None:
+        self.image_calls: list[int] = []
+        self.text_calls: list[list[str]] = []
+
+    @staticmethod
+    def features_of(image) -> np.ndarray:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3)
+        return _unit([*pixels.mean(axis=0), 64.0])
+
+    @staticmethod
+    def text_features_of(text: str) -> np.ndarray:
+        seed = int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") ^ len(text)
+        return _unit(np.random.default_rng(seed).normal(size=4))
+
+    def encode_images(self, images) -> np.ndarray:
+        self.image_calls.append(len(images))
+        return np.stack([self.features_of(image) for image in images]).astype(np.float32)
+
+    def encode_texts(self, texts) -> np.ndarray:
+        self.text_calls.append(list(texts))
+        return np.stack([self.text_features_of(t) for t in texts]).astype(np.float32)
+
+
+def _unit(vector) -> np.ndarray:
+    array = np.asarray(vector, dtype=np.float64)
+    return array / np.linalg.norm(array)
