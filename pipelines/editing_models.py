@@ -1,0 +1,402 @@
+"""Registry of editing models: a name or directory in, a `MaskGuidedInstructPix2PixPipeline` out.
+
+| name         | weights                          | scheduler              | steps | s_T | s_I |
+|--------------|----------------------------------|------------------------|-------|-----|-----|
+| `ip2p`       | hub `timbrooks/instruct-pix2pix` | Euler ancestral        | 100   | 7.5 | 1.5 |
+| `magicbrush` | hub `vinesmsuic/magicbrush-jul7` | Euler ancestral        | 100   | 7.5 | 1.5 |
+| `tiny`       | random, built in code (seeded)   | Euler ancestral        | 3     | 7.5 | 1.5 |
+| `random`     | random, SD1.5 sizes, in code     | Euler ancestral        | 100   | 7.5 | 1.5 |
+
+The defaults are the authors' own: InstructPix2Pix's `edit_cli.py` and MagicBrush's
+`edit_cli_single_multi_turn.py` both sample with k-diffusion's Euler ancestral sampler,
+100 steps, text scale 7.5, image scale 1.5, at about 512 px on the long side with sides
+rounded to multiples of 64. `magicbrush-jul7` is a fine-tune of InstructPix2Pix whose
+hub card names another pipeline class, so it is loaded with the IP2P class explicitly.
+Hub models load without the safety checker (a research tool; pass your own if needed).
+
+A local directory laid out like the hub repos (model_index.json, unet/, vae/,
+text_encoder/, tokenizer/, scheduler/) loads with the `ip2p` defaults. `tiny` (for
+tests and offline smoke runs) and `random` (real SD1.5 architecture, for timing) are
+built in code with seeded random weights; neither needs a download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+
+#: Stable Diffusion 1.x noise schedule, as in the IP2P repo's scheduler_config.json.
+SD_SCHEDULE = dict(
+    num_train_timesteps=1000,
+    beta_start=0.00085,
+    beta_end=0.012,
+    beta_schedule="scaled_linear",
+    steps_offset=1,
+    prediction_type="epsilon",
+)
+
+
+class EditingModelError(ValueError):
+    """An editing model cannot be resolved, loaded or placed on the requested device."""
+
+
+@dataclass(frozen=True)
+class EditingModel:
+    """One registry entry and its documented sampling defaults."""
+
+    name: str
+    source: str  # hub repo id, or "built in code"
+    steps: int
+    guidance_scale: float
+    image_guidance_scale: float
+    resolution: int  # working size: long side in pixels
+    size_multiple: int  # both sides rounded to a multiple of this
+    scheduler: str = "EulerAncestralDiscreteScheduler"
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+EDITING_MODELS: dict[str, EditingModel] = {
+    "ip2p": EditingModel(
+        "ip2p", "timbrooks/instruct-pix2pix", 100, 7.5, 1.5, 512, 64,
+        description="InstructPix2Pix (Brooks et al., 2023)",
+    ),
+    "magicbrush": EditingModel(
+        "magicbrush", "vinesmsuic/magicbrush-jul7", 100, 7.5, 1.5, 512, 64,
+        description="InstructPix2Pix fine-tuned on MagicBrush (Zhang et al., 2023)",
+    ),
+    "tiny": EditingModel(
+        "tiny", "built in code", 3, 7.5, 1.5, 64, 8,
+        description="tiny random-weight IP2P pipeline for tests and offline smoke runs",
+    ),
+    "random": EditingModel(
+        "random", "built in code", 100, 7.5, 1.5, 512, 64,
+        description="SD1.5-size IP2P pipeline with random weights, for timing",
+    ),
+}
+
+
+def editing_model_info(name_or_path: str) -> EditingModel:
+    """Registry entry for a name; a directory or hub id gets the `ip2p` defaults."""
+    if name_or_path in EDITING_MODELS:
+        return EDITING_MODELS[name_or_path]
+    defaults = EDITING_MODELS["ip2p"]
+    return EditingModel(
+        str(name_or_path),
+        str(name_or_path),
+        defaults.steps,
+        defaults.guidance_scale,
+        defaults.image_guidance_scale,
+        defaults.resolution,
+        defaults.size_multiple,
+        description="user-supplied IP2P-layout pipeline (ip2p defaults)",
+    )
+
+
+def load_editing_pipeline(
+    name_or_path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | str | None = None,
+    seed: int = 0,
+) -> MaskGuidedInstructPix2PixPipeline:
+    """Build or load an editing pipeline on `device` in `dtype`.
+
+    `dtype=None` means float16 on CUDA and float32 elsewhere. `seed` only affects the
+    built-in `tiny` and `random` weights. Errors (unknown name, missing directory,
+    weights not available offline, CUDA without a GPU) are `EditingModelError`s that
+    say what to do.
+    """
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    name = str(name_or_path)
+    if name == "tiny":
+        pipe = build_tiny_pipeline(seed)
+    elif name == "random":
+        pipe = build_random_pipeline(seed)
+    elif name in EDITING_MODELS:
+        pipe = _from_hub(EDITING_MODELS[name].source, torch_dtype)
+    elif Path(name).is_dir():
+        pipe = _from_directory(Path(name), torch_dtype)
+    elif _looks_like_path(name):
+        raise EditingModelError(f"editing model directory not found: {name}")
+    elif re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        pipe = _from_hub(name, torch_dtype)
+    else:
+        raise EditingModelError(
+            f"unknown editing model {name!r}; choose one of {sorted(EDITING_MODELS)} "
+            "or give a local directory laid out like the hub repo (model_index.json, unet/, ...)"
+        )
+    pipe = pipe.to(device=device, dtype=torch_dtype)
+    pipe.set_progress_bar_config(leave=False)
+    return pipe
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """`torch.device`, with a clear error when CUDA/MPS is asked for but absent."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise EditingModelError(
+            f"invalid device {device!r} (use cpu, cuda, cuda:N or mps)"
+        ) from err
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EditingModelError(
+                f"device {device!r} requested but no CUDA GPU is available here; use --device cpu"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise EditingModelError(
+                f"device {device!r} requested but only {torch.cuda.device_count()} GPU(s) exist"
+            )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise EditingModelError(f"device {device!r} requested but MPS is not available here")
+    return resolved
+
+
+_DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+}
+
+
+def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
+    """float16 on CUDA and float32 elsewhere by default; names like "fp16" accepted."""
+    if dtype is None or dtype == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if isinstance(dtype, str) and dtype.lower() in _DTYPES:
+        return _DTYPES[dtype.lower()]
+    raise EditingModelError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)} or auto")
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)
+
+
+def _from_hub(repo_id: str, dtype: torch.dtype) -> MaskGuidedInstructPix2PixPipeline:
+    """Load from the local HF cache first, then (unless offline) from the hub."""
+    options = dict(torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
+    try:
+        pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(
+            repo_id, local_files_only=True, **options
+        )
+    except OSError as cached_error:
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            raise _weights_missing(repo_id, cached_error) from cached_error
+        try:
+            pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(repo_id, **options)
+        except OSError as hub_error:
+            raise _weights_missing(repo_id, hub_error) from hub_error
+    return _with_default_scheduler(pipe)
+
+
+def _weights_missing(repo_id: str, error: Exception) -> EditingModelError:
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return EditingModelError(
+        f"weights of {repo_id!r} are not in the local Hugging Face cache and cannot be "
+        f"downloaded here ({first_line}). On a machine with internet run "
+        f"`hf download {repo_id} --local-dir DIR` and pass that directory instead of the "
+        "name (e.g. --model DIR), or set HF_HOME to a cache that holds it."
+    )
+
+
+def _from_directory(path: Path, dtype: torch.dtype) -> MaskGuidedInstructPix2PixPipeline:
+    if not (path / "model_index.json").is_file():
+        raise EditingModelError(
+            f"{path} is not a diffusers pipeline directory: model_index.json is missing "
+            "(expected the hub layout: model_index.json, unet/, vae/, text_encoder/, "
+            "tokenizer/, scheduler/)"
+        )
+    try:
+        pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(
+            path, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False
+        )
+    except (OSError, ValueError) as err:
+        raise EditingModelError(f"cannot load the pipeline in {path}: {err}") from err
+    return pipe
+
+
+def _with_default_scheduler(
+    pipe: MaskGuidedInstructPix2PixPipeline,
+) -> MaskGuidedInstructPix2PixPipeline:
+    pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
+    return pipe
+
+
+# ---------------------------------------------------------------- built-in random weights
+
+
+def build_tiny_pipeline(seed: int = 0) -> MaskGuidedInstructPix2PixPipeline:
+    """A tiny IP2P pipeline (about 1 M parameters) with seeded random weights.
+
+    UNet with 8 input channels (4 noise + 4 image latents), blocks (32, 64), cross-
+    attention dim 32; a two-block VAE (scale factor 2, so a 64 px image has 32x32
+    latents); a 2-layer CLIP text encoder and a byte-level CLIP tokenizer with a
+    hand-written vocabulary. Same seed, same weights.
+    """
+    tokenizer = _byte_level_tokenizer(merges=_TINY_MERGES)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=32,
+            in_channels=8,
+            out_channels=4,
+            block_out_channels=(32, 64),
+            layers_per_block=2,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+        )
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            block_out_channels=(32, 64),
+            down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+            up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+            latent_channels=4,
+            sample_size=64,
+        )
+        text_encoder = CLIPTextModel(
+            _text_config(tokenizer, hidden_size=32, layers=2, heads=4, intermediate=37)
+        )
+    return _assemble(unet, vae, text_encoder, tokenizer)
+
+
+def build_random_pipeline(seed: int = 0) -> MaskGuidedInstructPix2PixPipeline:
+    """The InstructPix2Pix architecture at full SD1.5 size with seeded random weights.
+
+    Configs are SD1.5's (UNet 860 M parameters with 8 input channels, VAE 84 M, CLIP
+    ViT-L/14 text encoder 123 M) and the tokenizer is CLIP's real BPE vocabulary (taken
+    from open_clip's bundled merges), so timings and memory match the real models.
+    """
+    tokenizer = _byte_level_tokenizer(merges=_clip_merges())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=64,
+            in_channels=8,
+            out_channels=4,
+            block_out_channels=(320, 640, 1280, 1280),
+            layers_per_block=2,
+            down_block_types=(
+                "CrossAttnDownBlock2D",
+                "CrossAttnDownBlock2D",
+                "CrossAttnDownBlock2D",
+                "DownBlock2D",
+            ),
+            up_block_types=(
+                "UpBlock2D",
+                "CrossAttnUpBlock2D",
+                "CrossAttnUpBlock2D",
+                "CrossAttnUpBlock2D",
+            ),
+            cross_attention_dim=768,
+            attention_head_dim=8,
+        )
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=2,
+            latent_channels=4,
+            sample_size=512,
+        )
+        text_encoder = CLIPTextModel(
+            _text_config(tokenizer, hidden_size=768, layers=12, heads=12, intermediate=3072)
+        )
+    return _assemble(unet, vae, text_encoder, tokenizer)
+
+
+def _assemble(unet, vae, text_encoder, tokenizer) -> MaskGuidedInstructPix2PixPipeline:
+    pipe = MaskGuidedInstructPix2PixPipeline(
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        unet=unet.eval(),
+        scheduler=EulerAncestralDiscreteScheduler(**SD_SCHEDULE),
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
+    )
+    return pipe
+
+
+def _text_config(
+    tokenizer: CLIPTokenizer, *, hidden_size: int, layers: int, heads: int, intermediate: int
+) -> CLIPTextConfig:
+    return CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=tokenizer.model_max_length,
+        projection_dim=hidden_size,
+        hidden_act="quick_gelu",
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+#: A handful of merges so the tiny tokenizer joins frequent pairs like CLIP's does.
+_TINY_MERGES = [
+    ("t", "h"), ("th", "e</w>"), ("a", "n"), ("an", "d</w>"), ("i", "n"), ("in", "g</w>"),
+    ("e", "r"), ("o", "n</w>"), ("a", "t</w>"), ("c", "a"), ("ca", "t</w>"),
+]
+
+
+def _byte_alphabet() -> list[str]:
+    """CLIP's reversible byte -> printable character map, in CLIP's order."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    codes = list(printable)
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return [chr(code) for code in codes]
+
+
+def _clip_merges() -> list[tuple[str, str]]:
+    """CLIP's 48894 BPE merges from the file open_clip ships (the 49408-token vocab)."""
+    import open_clip
+
+    path = Path(open_clip.__file__).with_name("bpe_simple_vocab_16e6.txt.gz")
+    lines = gzip.open(path, "rt", encoding="utf-8").read().split("\n")
+    return [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
+
+
+def _byte_level_tokenizer(merges: list[tuple[str, str]]) -> CLIPTokenizer:
+    """A CLIPTokenizer whose vocabulary is built the way CLIP builds its own."""
+    alphabet = _byte_alphabet()
+    tokens = [*alphabet, *(char + "</w>" for char in alphabet), *("".join(m) for m in merges)]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: index for index, token in enumerate(dict.fromkeys(tokens))}
+    with tempfile.TemporaryDirectory() as folder:
+        vocab_file = Path(folder, "vocab.json")
+        merges_file = Path(folder, "merges.txt")
+        vocab_file.write_text(json.dumps(vocab), encoding="utf-8")
+        merges_file.write_text(
+            "#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n", encoding="utf-8"
+        )
+        return CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=77)
