@@ -1,0 +1,151 @@
+"""Combining the components into BPM (paper Alg. 1 line 10-12, Alg. 2 line 12):
+
+    S_semantic = n(S_modify) + n(S_preserve)          in [0, 2]
+    S_region   = S_size + S_position                  in [0, 2]
+    BPM        = alpha * S_semantic + (1 - alpha) * S_region,   alpha = 0.7  -> [0, 2]
+
+Normalisation n(.):
+  * "fixed" (default): per sample and run-independent. n(S_modify) = (S_modify + 1) / 2
+    maps the cosine's range [-1, 1] onto [0, 1] (0 = opposite to the instruction,
+    0.5 = unrelated or no change, 1 = exactly the asked direction); n(S_preserve) =
+    S_preserve, already in [0, 1]. A sample's score never depends on other samples.
+  * "dataset": the paper's min-max normalisation of S_modify and S_preserve over a scored
+    set (`normalize_dataset`), to reproduce its tables. Values that are not measurements
+    are left out of the range, as the authors leave out their sentinels: undefined or
+    not-applicable preservation (None here; 0 / -1 in their code). A set whose values are
+    all equal maps them to 0.5 (flag "dataset_range_degenerate").
+
+Preservation undefined or not applicable (global edits, a mask covering the image):
+S_semantic = 2 * n(S_modify), keeping S_semantic's [0, 2] range (flag
+"semantic_from_modify_only"). Global edits use `alpha_global` (1.0 as the authors: the
+region judge has nothing to check), so BPM = S_semantic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bpm_edit.result import BPMResult
+
+NORMALIZATIONS = ("fixed", "dataset")
+DEFAULT_ALPHA = 0.7
+DEFAULT_ALPHA_GLOBAL = 1.0
+
+
+@dataclass(frozen=True)
+class Combined:
+    """The combined scores and how they were obtained."""
+
+    s_semantic: float
+    s_region: float
+    bpm: float
+    n_modify: float
+    n_preserve: float | None
+    alpha: float
+    normalization: str
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+    def details(self) -> dict[str, Any]:
+        return {"mode": self.normalization, "n_modify": self.n_modify,
+                "n_preserve": self.n_preserve, "alpha": self.alpha}
+
+
+def check_alpha(alpha: float, name: str = "alpha") -> float:
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {alpha}")
+    return float(alpha)
+
+
+def normalize_modify_fixed(s_modify: float) -> float:
+    """(S_modify + 1) / 2: cosine [-1, 1] -> [0, 1]."""
+    return min(1.0, max(0.0, (s_modify + 1.0) / 2.0))
+
+
+def normalize_preserve_fixed(s_preserve: float | None) -> float | None:
+    """S_preserve is already in [0, 1]; None stays None."""
+    return None if s_preserve is None else min(1.0, max(0.0, s_preserve))
+
+
+def combine_normalized(
+    n_modify: float,
+    n_preserve: float | None,
+    s_size: float,
+    s_position: float,
+    *,
+    is_global: bool,
+    alpha: float = DEFAULT_ALPHA,
+    alpha_global: float = DEFAULT_ALPHA_GLOBAL,
+    normalization: str = "fixed",
+) -> Combined:
+    """S_semantic, S_region and BPM from already-normalised semantic components."""
+    used_alpha = check_alpha(alpha_global if is_global else alpha)
+    flags = []
+    if n_preserve is None:
+        s_semantic = 2.0 * n_modify
+        flags.append("semantic_from_modify_only")
+    else:
+        s_semantic = n_modify + n_preserve
+    s_region = float(s_size) + float(s_position)
+    bpm = used_alpha * s_semantic + (1.0 - used_alpha) * s_region
+    return Combined(s_semantic, s_region, bpm, n_modify, n_preserve, used_alpha, normalization,
+                    tuple(flags))
+
+
+def combine(
+    s_modify: float,
+    s_preserve: float | None,
+    s_size: float,
+    s_position: float,
+    *,
+    is_global: bool,
+    alpha: float = DEFAULT_ALPHA,
+    alpha_global: float = DEFAULT_ALPHA_GLOBAL,
+) -> Combined:
+    """BPM of one sample with the fixed normalisation."""
+    return combine_normalized(
+        normalize_modify_fixed(s_modify), normalize_preserve_fixed(s_preserve), s_size,
+        s_position, is_global=is_global, alpha=alpha, alpha_global=alpha_global,
+        normalization="fixed",
+    )
+
+
+def _min_max(values: Sequence[float | None]) -> tuple[list[float | None], bool]:
+    measured = [v for v in values if v is not None]
+    if not measured:
+        return [None] * len(values), False
+    low, high = min(measured), max(measured)
+    if high - low <= 0:
+        return [None if v is None else 0.5 for v in values], True
+    return [None if v is None else (v - low) / (high - low) for v in values], False
+
+
+def normalize_dataset(
+    results: Sequence[BPMResult],
+    alpha: float = DEFAULT_ALPHA,
+    alpha_global: float = DEFAULT_ALPHA_GLOBAL,
+) -> list[BPMResult]:
+    """The paper's mode: min-max normalise S_modify and S_preserve over `results` and
+    recombine. Returns new results (the inputs are unchanged); raw components are kept."""
+    from bpm_edit.result import BPMResult
+
+    results = list(results)
+    if not results:
+        return []
+    for index, result in enumerate(results):
+        if not isinstance(result, BPMResult):
+            raise TypeError(f"normalize_dataset: item {index} is a {type(result).__name__}, "
+                            "expected BPMResult")
+    n_modify, modify_degenerate = _min_max([r.s_modify for r in results])
+    n_preserve, preserve_degenerate = _min_max([r.s_preserve for r in results])
+    extra = ("dataset_range_degenerate",) if modify_degenerate or preserve_degenerate else ()
+    updated = []
+    for result, nm, npres in zip(results, n_modify, n_preserve, strict=True):
+        combined = combine_normalized(
+            float(nm), npres, result.s_size, result.s_position, is_global=result.is_global,
+            alpha=alpha, alpha_global=alpha_global, normalization="dataset",
+        )
+        updated.append(result.with_combination(combined, extra_flags=extra))
+    return updated

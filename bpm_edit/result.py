@@ -1,0 +1,87 @@
+"""`BPMResult`: one scored (original, edited, instruction) triple, with everything needed
+to explain the score (component verdicts, regions, flags) and to reproduce it (spec,
+normalisation, timings)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bpm_edit.regions import Regions
+from bpm_edit.spec import EditSpec
+
+if TYPE_CHECKING:
+    from bpm_edit.combine import Combined
+
+#: Top-level keys of `BPMResult.to_dict()`, in order.
+RESULT_KEYS = (
+    "s_modify", "s_preserve", "s_size", "s_position", "s_semantic", "s_region", "bpm",
+    "flags", "spec", "regions", "verdicts", "normalization", "timings",
+)
+
+
+@dataclass(frozen=True)
+class BPMResult:
+    """The BPM score of one edit and its components.
+
+    Raw components: `s_modify` (directional CLIP cosine, [-1, 1]), `s_preserve`
+    ([0, 1], None when not applicable or undefined, see flags), `s_size` and
+    `s_position` ({0, 0.5, 1}). Combined: `s_semantic` = n(S_modify) + n(S_preserve),
+    `s_region` = S_size + S_position, `bpm` = alpha * s_semantic + (1 - alpha) * s_region
+    (`normalization` says how n() was done and which alpha was used). `flags` collects
+    every substitution or failure on the way (parser, localization, judges).
+    `verdicts` holds each judge's reasons; `timings` seconds per stage. `localized` is
+    the full `Regions` (masks), kept for reports but not serialised.
+    """
+
+    s_modify: float
+    s_preserve: float | None
+    s_size: float
+    s_position: float
+    s_semantic: float
+    s_region: float
+    bpm: float
+    flags: tuple[str, ...]
+    spec: EditSpec
+    regions: dict[str, Any]
+    verdicts: dict[str, Any]
+    normalization: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    localized: Regions | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_global(self) -> bool:
+        return bool(self.regions.get("is_global")) or self.spec.is_global
+
+    def with_combination(self, combined: Combined, extra_flags: tuple[str, ...] = ()) -> BPMResult:
+        """A copy whose combined scores come from `combined` (e.g. dataset normalisation)."""
+        flags = [f for f in self.flags if f != "semantic_from_modify_only"]
+        flags.extend(combined.flags)
+        flags.extend(extra_flags)
+        return dataclasses.replace(
+            self,
+            s_semantic=combined.s_semantic,
+            s_region=combined.s_region,
+            bpm=combined.bpm,
+            normalization=combined.details(),
+            flags=tuple(dict.fromkeys(flags)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict with the keys `RESULT_KEYS`."""
+        return {
+            "s_modify": self.s_modify,
+            "s_preserve": self.s_preserve,
+            "s_size": self.s_size,
+            "s_position": self.s_position,
+            "s_semantic": self.s_semantic,
+            "s_region": self.s_region,
+            "bpm": self.bpm,
+            "flags": list(self.flags),
+            "spec": self.spec.to_dict(),
+            "regions": self.regions,
+            "verdicts": self.verdicts,
+            "normalization": self.normalization,
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+        }
