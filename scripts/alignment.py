@@ -1,0 +1,126 @@
+"""Turn batch results plus a dataset's human scores into the paper's evaluation tables.
+
+    python scripts/alignment.py --results results.jsonl [--results more.jsonl] \\
+        --dataset DATA [--pairs all|authors] [--model-names a,b,c,d] --out DIR
+
+DATA is any format `evaluation.datasets.load_dataset` reads (plain .jsonl/.csv, the BPM
+authors' metadata .json, a MagicBrush split folder, a PIE-Bench folder). Writes
+DIR/tables.md, DIR/<table>.csv, DIR/alignment.json and prints the Markdown. Rows of the
+dataset that fail to load are reported on stderr and left out. Input files are only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evaluation.alignment import (  # noqa: E402
+    ALPHAS,
+    COMPONENT_ROWS,
+    LOWER_IS_BETTER,
+    AlignmentError,
+    build_sheet,
+    read_results,
+)
+from evaluation.datasets import DatasetError, load_dataset  # noqa: E402
+from evaluation.items import GT_ROLES  # noqa: E402
+from evaluation.tables import build_report, to_markdown, write_tables  # noqa: E402
+
+
+def _roles(text: str | None) -> dict[int, str] | None:
+    if not text:
+        return None
+    roles = {}
+    for part in text.split(","):
+        slot, _, role = part.partition("=")
+        if not slot.strip().isdigit() or role.strip() not in GT_ROLES:
+            raise argparse.ArgumentTypeError(
+                f"--roles expects SLOT=ROLE pairs with ROLE in {GT_ROLES}, got {part!r}")
+        roles[int(slot)] = role.strip()
+    return roles
+
+
+def _component_rows(text: str | None) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return COMPONENT_ROWS
+    rows = []
+    for part in text.split(","):
+        aspect, _, metric = part.partition(":")
+        if not aspect or not metric:
+            raise argparse.ArgumentTypeError(f"--component-rows expects ASPECT:METRIC, got "
+                                             f"{part!r}")
+        rows.append((aspect.strip(), metric.strip()))
+    return tuple(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", action="append", required=True,
+                        help="results JSONL from scripts/evaluate.py (repeatable)")
+    parser.add_argument("--dataset", required=True, help="the dataset with human scores")
+    parser.add_argument("--out", required=True, help="output folder for the tables")
+    parser.add_argument("--pairs", choices=("all", "authors"), default="all",
+                        help="all model pairs, or the authors' six pairs of the 4-model "
+                             "local set (models in dataset order)")
+    parser.add_argument("--metrics", help="comma-separated metrics to report (default: all)")
+    parser.add_argument("--model-names", help="BPM metadata: names of edited_image1..N")
+    parser.add_argument("--data-root", help="BPM metadata: folder the image paths are "
+                                            "relative to (default: the file's folder)")
+    parser.add_argument("--roles", help="BPM gt-test metadata: SLOT=ROLE,... e.g. "
+                                        "1=ground_truth,2=excessively_modified,"
+                                        "3=excessively_preserved")
+    parser.add_argument("--no-check-files", action="store_true",
+                        help="do not check that image files exist")
+    parser.add_argument("--lower-is-better", default=",".join(sorted(LOWER_IS_BETTER)),
+                        help="metrics whose lower values are better (default: %(default)s)")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--bpm-metric", default="bpm", help="metric whose components feed "
+                                                            "the alpha sweep and verdicts")
+    parser.add_argument("--component-rows", help="ASPECT:METRIC,... (default: "
+                        + ",".join(f"{a}:{m}" for a, m in COMPONENT_ROWS) + ")")
+    parser.add_argument("--metric-threshold", type=float, default=0.5,
+                        help="a size/position component >= this is a metric 'pass'")
+    parser.add_argument("--human-threshold", type=float, default=3.0,
+                        help="a human size/position score >= this is a human 'pass'")
+    args = parser.parse_args(argv)
+
+    options: dict = {}
+    if args.no_check_files:
+        options["check_files"] = False
+    dataset = Path(args.dataset)
+    if dataset.suffix.lower() == ".json" and dataset.name not in (
+            "edit_sessions.json", "mapping_file.json"):
+        if args.model_names:
+            options["model_names"] = [n.strip() for n in args.model_names.split(",")]
+        if args.data_root:
+            options["data_root"] = args.data_root
+        options["roles"] = _roles(args.roles)
+    try:
+        loaded = load_dataset(dataset, **options)
+        records = [r for path in args.results for r in read_results(path)]
+        sheet = build_sheet(loaded.items, records,
+                            [m.strip() for m in args.lower_is_better.split(",") if m.strip()])
+        metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+        report = build_report(
+            sheet, pairs=args.pairs, metrics=metrics, n_boot=args.n_boot, seed=args.seed,
+            bpm_metric=args.bpm_metric, component_rows=_component_rows(args.component_rows),
+            metric_threshold=args.metric_threshold, human_threshold=args.human_threshold,
+            alphas=ALPHAS)
+    except (DatasetError, AlignmentError, OSError, argparse.ArgumentTypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for error in loaded.errors:
+        print(f"dataset row skipped: {error}", file=sys.stderr)
+    report["dataset"]["load_errors"] = [e.to_dict() for e in loaded.errors]
+    written = write_tables(report, args.out)
+    print(to_markdown(report))
+    print(f"wrote {', '.join(str(p) for p in written.values())}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
