@@ -25,7 +25,7 @@ from typing import Any
 from bpm_edit.clip_features import ImageTextEncoder, OpenClipEncoder
 from bpm_edit.detection import Detector
 from bpm_edit.segmentation import SamSegmenter, Segmenter
-from bpm_edit.weights import WeightSpec, resolve_weights
+from bpm_edit.weights import WeightsNotFoundError, WeightSpec, resolve_weights
 
 VARIANTS = ("default", "tiny", "random")
 DETECTOR_BACKENDS = ("transformers", "groundingdino-py")
@@ -354,58 +354,83 @@ def load_metric_models(
     import torch
 
     names = architecture_names(variant, detector_backend, clip_model, sam_model)
-    weights = dict(weights or {})
+    weights = {key: path for key, path in (weights or {}).items() if path is not None}
     unknown = sorted(set(weights) - set(WEIGHT_KEYS))
     if unknown:
         raise ValueError(f"weights has unknown key(s) {unknown}; keys are {sorted(WEIGHT_KEYS)}")
     torch_device = check_device(device)
     torch_dtype = resolve_dtype(dtype)
 
+    sam_architecture, sam_spec = (TINY_SAM, None) if variant == "tiny" else SAM_MODELS[sam_model]
+    clip = None if variant == "tiny" else clip_choice(clip_model)
+    paths = _weight_paths(variant, detector_backend, sam_spec, clip, weights)
+
     from bpm_edit.grounding_dino import build_grounding_dino
 
-    if variant == "default":
-        detector_weights = resolve_weights(
-            DETECTOR_WEIGHTS[detector_backend], weights.get("detector")
-        )
-        extra = {}
-        if detector_backend == "groundingdino-py":
-            extra["tokenizer"] = resolve_weights(
-                DETECTOR_TOKENIZER, weights.get("detector_tokenizer")
-            )
-        detector = build_grounding_dino(
-            detector_backend, "default", detector_weights, str(torch_device), torch_dtype, **extra
-        )
-    else:
-        detector = build_grounding_dino(
-            detector_backend, variant, None, str(torch_device), torch_dtype
-        )
-
-    sam_architecture, sam_weights = TINY_SAM, None
-    clip = None
-    if variant != "tiny":
-        sam_architecture, sam_weights = SAM_MODELS[sam_model]
-        clip = clip_choice(clip_model)
+    extra = {"tokenizer": paths["detector_tokenizer"]} if "detector_tokenizer" in paths else {}
+    detector = build_grounding_dino(
+        detector_backend, variant, paths.get("detector"), str(torch_device), torch_dtype, **extra
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEEDS["sam"])
         sam = build_sam(sam_architecture)
         torch.manual_seed(SEEDS["clip"])
         clip_model_obj, preprocess, tokenizer = build_clip(clip)
-    if variant == "default":
-        load_state_dict_file(
-            sam, resolve_weights(sam_weights, weights.get("sam")), sam_weights.model
-        )
-        load_clip_weights(clip_model_obj, resolve_weights(clip.weights, weights.get("clip")))
-    elif variant == "tiny":
-        if weights.get("sam") is not None:
-            load_state_dict_file(sam, Path(weights["sam"]), "SAM tiny")
-        if weights.get("clip") is not None:
-            load_clip_weights(clip_model_obj, Path(weights["clip"]))
+    if "sam" in paths:
+        load_state_dict_file(sam, paths["sam"], sam_spec.model if sam_spec else "SAM tiny")
+    if "clip" in paths:
+        load_clip_weights(clip_model_obj, paths["clip"])
     sam = sam.to(torch_device)
     autocast = None if torch_dtype == torch.float32 else torch_dtype
     segmenter = SamSegmenter(sam, autocast_dtype=autocast)
     clip_model_obj = clip_model_obj.to(torch_device, torch_dtype)
     encoder = OpenClipEncoder(clip_model_obj, preprocess, tokenizer, str(torch_device), torch_dtype)
     return MetricModels(detector, segmenter, encoder, variant, names)
+
+
+def _weight_paths(
+    variant: str,
+    detector_backend: str,
+    sam_spec: WeightSpec | None,
+    clip: ClipChoice | None,
+    weights: dict[str, str | Path],
+) -> dict[str, Path]:
+    """Local weight paths by `WEIGHT_KEYS` key, all resolved before anything is built.
+
+    "default": every model's weights; the missing ones are reported together in one
+    `WeightsNotFoundError`. "tiny": only the files given for "clip"/"sam". "random":
+    none (weights given for it are an error, not ignored).
+    """
+    if variant == "random":
+        if weights:
+            raise ValueError(
+                "variant 'random' uses seeded random weights; weights= applies to 'default' "
+                f"(got keys {sorted(weights)})"
+            )
+        return {}
+    if variant == "tiny":
+        extra = sorted(set(weights) - {"clip", "sam"})
+        if extra:
+            raise ValueError(
+                f"variant 'tiny' accepts weights for 'clip' and 'sam' only, got {extra}"
+            )
+        paths = {key: Path(path).expanduser() for key, path in weights.items()}
+        for key, path in paths.items():
+            if not path.is_file():
+                raise WeightsNotFoundError(f"tiny {key} weights: file not found: {path}")
+        return paths
+    specs = {"detector": DETECTOR_WEIGHTS[detector_backend], "sam": sam_spec, "clip": clip.weights}
+    if detector_backend == "groundingdino-py":
+        specs["detector_tokenizer"] = DETECTOR_TOKENIZER
+    paths, missing = {}, []
+    for key, spec in specs.items():
+        try:
+            paths[key] = resolve_weights(spec, weights.get(key))
+        except WeightsNotFoundError as err:
+            missing.append(str(err))
+    if missing:
+        raise WeightsNotFoundError("\n".join(missing))
+    return paths
 
 
 def check_device(device: str):
