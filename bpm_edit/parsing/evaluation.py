@@ -1,0 +1,352 @@
+"""Scoring a parser against labelled instructions (the rules of shared/data/README.md).
+
+A case file is JSON Lines, one labelled instruction per line, in the format of
+`instruction_cases_dev.jsonl`. `load_cases` reads and validates it; `evaluate_parser`
+runs a parser over the cases and reports per-field accuracy and every failure.
+
+Objects are compared by head noun: lower-cased, articles and possessive "'s" dropped,
+the part before " of " kept ("frame of the bike" -> "frame"), a trailing plural "s"
+dropped; two phrases match when their heads are equal or one head is a word of the other
+phrase. None matches only None, and "all" (whole image) only "all". Positions "none" and
+"unchanged" are one class. `alt_labels` gives a second acceptable answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bpm_edit.parsing.base import InstructionParser
+from bpm_edit.spec import WHOLE_IMAGE, EditSpec, SpecError
+
+#: Label fields a case (or an `alt_labels` entry) may carry.
+LABEL_FIELDS = (
+    "edit_type",
+    "source_object",
+    "target_object",
+    "reference_object",
+    "size_change",
+    "position_change",
+    "source_locator",
+)
+#: Extra, unscored fields a case may carry.
+INFO_FIELDS = ("instruction", "source", "source_id", "notes", "alt_labels")
+DIRECTIONAL_POSITIONS = ("left", "right", "up", "down", "inside", "near")
+#: The acceptance thresholds of issue 2 (also applied to the held-out set).
+THRESHOLDS = {
+    "object_identification": 0.90,
+    "size_change": 0.97,
+    "position_change": 0.90,
+    "edit_type": 0.85,
+}
+#: Report rows, in display order.
+METRICS = (
+    "object_identification",
+    "source_object",
+    "target_object",
+    "reference_object",
+    "edit_type",
+    "size_change",
+    "position_change",
+    "position_change_directional",
+)
+
+_ARTICLES = frozenset({"a", "an", "the"})
+_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")
+
+
+class CaseFileError(ValueError):
+    """A case file is missing or has a malformed row (the message names file and line)."""
+
+
+@dataclass(frozen=True)
+class ParserCase:
+    """One labelled instruction: the expected spec and any alternative acceptable specs."""
+
+    instruction: str
+    expected: EditSpec
+    alternatives: tuple[EditSpec, ...] = ()
+    source: str | None = None
+    source_id: str | None = None
+    notes: str | None = None
+
+    @property
+    def readings(self) -> tuple[EditSpec, ...]:
+        """Every acceptable reading, the main label first."""
+        return (self.expected, *self.alternatives)
+
+
+def _spec_from_label(label: dict[str, Any], where: str) -> EditSpec:
+    try:
+        return EditSpec.from_dict({k: label.get(k) for k in LABEL_FIELDS if k in label})
+    except SpecError as error:
+        raise CaseFileError(f"{where}: invalid label: {error}") from None
+
+
+def _parse_case(row: Any, where: str) -> ParserCase:
+    if not isinstance(row, dict):
+        raise CaseFileError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    unknown = sorted(set(row) - set(LABEL_FIELDS) - set(INFO_FIELDS))
+    if unknown:
+        raise CaseFileError(
+            f"{where}: unknown field(s) {unknown}; known: {[*LABEL_FIELDS, *INFO_FIELDS]}"
+        )
+    instruction = row.get("instruction")
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise CaseFileError(f"{where}: 'instruction' must be a non-empty string")
+    missing = [k for k in LABEL_FIELDS[:6] if k not in row]
+    if missing:
+        raise CaseFileError(f"{where}: missing label field(s) {missing}")
+    expected = _spec_from_label(row, where)
+    alt = row.get("alt_labels")
+    if alt is None:
+        alt_rows: list[Any] = []
+    elif isinstance(alt, dict):
+        alt_rows = [alt]
+    elif isinstance(alt, list):
+        alt_rows = alt
+    else:
+        raise CaseFileError(f"{where}: 'alt_labels' must be an object or a list of objects")
+    alternatives = []
+    for i, alt_row in enumerate(alt_rows):
+        if not isinstance(alt_row, dict):
+            raise CaseFileError(f"{where}: alt_labels[{i}] must be an object")
+        bad = sorted(set(alt_row) - set(LABEL_FIELDS))
+        if bad:
+            raise CaseFileError(f"{where}: alt_labels[{i}] has unknown field(s) {bad}")
+        merged = {k: row.get(k) for k in LABEL_FIELDS} | alt_row
+        alternatives.append(_spec_from_label(merged, f"{where} alt_labels[{i}]"))
+    return ParserCase(
+        instruction=instruction,
+        expected=expected,
+        alternatives=tuple(alternatives),
+        source=row.get("source"),
+        source_id=row.get("source_id"),
+        notes=row.get("notes"),
+    )
+
+
+def load_cases(path: str | Path) -> list[ParserCase]:
+    """Read a JSONL case file; blank lines are skipped, malformed rows raise `CaseFileError`."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise CaseFileError(f"{path}: cannot read case file: {error}") from None
+    cases = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CaseFileError(f"{where}: not valid JSON: {error.msg}") from None
+        cases.append(_parse_case(row, where))
+    if not cases:
+        raise CaseFileError(f"{path}: no cases in file")
+    return cases
+
+
+def _words(phrase: str) -> list[str]:
+    text = phrase.lower().replace("\u2019", "'")
+    text = re.sub(r"'s\b|s'(?=\s|$)", " ", text)
+    text = text.split(" of ", 1)[0]
+    words = [w for w in _WORD.findall(text) if w not in _ARTICLES]
+    return [_singular(w) for w in words]
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def objects_match(predicted: str | None, expected: str | None) -> bool:
+    """The README's object rule: head nouns equal, or one head is a word of the other."""
+    pred = _null(predicted)
+    exp = _null(expected)
+    if pred is None or exp is None:
+        return pred is None and exp is None
+    if pred == WHOLE_IMAGE or exp == WHOLE_IMAGE:
+        return pred == exp
+    pred_words, exp_words = _words(pred), _words(exp)
+    if not pred_words or not exp_words:
+        return pred_words == exp_words
+    return (
+        pred_words[-1] == exp_words[-1]
+        or pred_words[-1] in exp_words
+        or exp_words[-1] in pred_words
+    )
+
+
+def _null(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(value.split()).lower()
+    if text in ("", "none", "null"):
+        return None
+    return text
+
+
+def positions_match(predicted: str, expected: str) -> bool:
+    """Exact match, with "none" and "unchanged" counted as one class."""
+    unchanged = ("none", "unchanged")
+    return predicted == expected or (predicted in unchanged and expected in unchanged)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """How one case scored: per-field verdicts, the prediction (or the parser's error)."""
+
+    case: ParserCase
+    predicted: EditSpec | None
+    correct: dict[str, bool]
+    error: str | None = None
+
+    @property
+    def wrong_fields(self) -> list[str]:
+        return [name for name, ok in self.correct.items() if not ok]
+
+
+def score_case(
+    case: ParserCase, predicted: EditSpec | None, error: str | None = None
+) -> CaseResult:
+    """Score one prediction against every reading of `case` (None = the parser failed)."""
+    names = ("object_identification", "source_object", "target_object", "reference_object",
+             "edit_type", "size_change", "position_change")
+    if predicted is None:
+        return CaseResult(case, None, dict.fromkeys(names, False), error)
+    p = predicted
+    verdicts: dict[str, bool] = dict.fromkeys(names, False)
+    for r in case.readings:
+        src = objects_match(p.source_object, r.source_object)
+        tgt = objects_match(p.target_object, r.target_object)
+        got = {
+            "object_identification": src and tgt,
+            "source_object": src,
+            "target_object": tgt,
+            "reference_object": objects_match(p.reference_object, r.reference_object),
+            "edit_type": p.edit_type == r.edit_type,
+            "size_change": p.size_change == r.size_change,
+            "position_change": positions_match(p.position_change, r.position_change),
+        }
+        verdicts = {k: verdicts[k] or got[k] for k in names}
+    return CaseResult(case, predicted, verdicts, error)
+
+
+@dataclass
+class ParserReport:
+    """Per-field accuracy of one parser on a case set, with the failures listed."""
+
+    parser_id: str
+    results: list[CaseResult]
+    elapsed_s: float
+    accuracy: dict[str, float] = field(init=False)
+    counts: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        directional = [
+            r for r in self.results
+            if r.case.expected.position_change in DIRECTIONAL_POSITIONS
+        ]
+        self.counts = {name: len(self.results) for name in METRICS}
+        self.counts["position_change_directional"] = len(directional)
+        self.accuracy = {}
+        for name in METRICS:
+            if name == "position_change_directional":
+                pool, key = directional, "position_change"
+            else:
+                pool, key = self.results, name
+            self.accuracy[name] = (
+                sum(r.correct[key] for r in pool) / len(pool) if pool else float("nan")
+            )
+
+    @property
+    def failures(self) -> list[CaseResult]:
+        """Cases with at least one wrong field (or a parser error)."""
+        return [r for r in self.results if r.wrong_fields or r.error]
+
+    @property
+    def instructions_per_second(self) -> float:
+        return len(self.results) / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+    def meets_thresholds(self) -> dict[str, bool]:
+        """Each issue-2 threshold (`THRESHOLDS`) and whether this report reaches it."""
+        return {name: self.accuracy[name] >= bar for name, bar in THRESHOLDS.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary: accuracies, counts, thresholds and failures."""
+        return {
+            "parser": self.parser_id,
+            "n_cases": len(self.results),
+            "accuracy": dict(self.accuracy),
+            "counts": dict(self.counts),
+            "thresholds": dict(THRESHOLDS),
+            "meets_thresholds": self.meets_thresholds(),
+            "elapsed_s": self.elapsed_s,
+            "instructions_per_second": self.instructions_per_second,
+            "failures": [
+                {
+                    "instruction": r.case.instruction,
+                    "wrong_fields": r.wrong_fields,
+                    "expected": r.case.expected.to_dict(),
+                    "predicted": None if r.predicted is None else r.predicted.to_dict(),
+                    "error": r.error,
+                }
+                for r in self.failures
+            ],
+        }
+
+    def to_text(self, max_failures: int = 50) -> str:
+        """A readable table of accuracies, then up to `max_failures` failures."""
+        lines = [f"parser: {self.parser_id}   cases: {len(self.results)}   "
+                 f"({self.instructions_per_second:,.0f} instructions/s)", ""]
+        lines.append(f"{'field':<30} {'accuracy':>8} {'n':>5}  threshold")
+        for name in METRICS:
+            bar = THRESHOLDS.get(name)
+            mark = "" if bar is None else (
+                f">= {bar:.2f} {'ok' if self.accuracy[name] >= bar else 'BELOW'}"
+            )
+            lines.append(f"{name:<30} {self.accuracy[name]:>8.3f} {self.counts[name]:>5}  {mark}")
+        failures = self.failures
+        if failures:
+            lines += ["", f"failures ({len(failures)}):"]
+            for r in failures[:max_failures]:
+                lines.append(f"- {r.case.instruction!r}: wrong {', '.join(r.wrong_fields)}")
+                if r.error:
+                    lines.append(f"    error: {r.error}")
+                    continue
+                for name in ("edit_type", "source_object", "target_object",
+                             "reference_object", "size_change", "position_change"):
+                    exp = getattr(r.case.expected, name)
+                    got = getattr(r.predicted, name)
+                    if exp != got:
+                        lines.append(f"    {name}: expected {exp!r}, got {got!r}")
+            if len(failures) > max_failures:
+                lines.append(f"... and {len(failures) - max_failures} more")
+        return "\n".join(lines)
+
+
+def evaluate_parser(parser: InstructionParser, cases: list[ParserCase]) -> ParserReport:
+    """Parse every case and score it. A parser exception on a case counts as all-wrong
+    for that case (its message is kept in the report) rather than aborting the run."""
+    if not cases:
+        raise ValueError("evaluate_parser needs at least one case")
+    results = []
+    elapsed = 0.0
+    for case in cases:
+        start = time.perf_counter()
+        try:
+            predicted = parser.parse(case.instruction)
+        except Exception as error:  # noqa: BLE001 - reported per case, not swallowed
+            elapsed += time.perf_counter() - start
+            results.append(score_case(case, None, f"{type(error).__name__}: {error}"))
+            continue
+        elapsed += time.perf_counter() - start
+        results.append(score_case(case, predicted))
+    return ParserReport(parser_id=parser.parser_id, results=results, elapsed_s=elapsed)

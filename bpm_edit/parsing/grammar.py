@@ -1,0 +1,327 @@
+"""Phrase-level grammar of editing language: noun phrases and spatial relations.
+
+`read_noun_phrase("the potted plant to the left of the mirror")` gives the object
+("potted plant") and the qualifier that picks the instance ("to the left of the
+mirror"). `split_relation("a cat to the top of the tower")` separates what is placed
+from where it goes (position "up", reference "tower"). `classify_complement` says what
+kind of change a phrase such as "dark blue", "out of clay" or "much larger" describes.
+All functions take lower-case text; the sentence-level rules live in `rules.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bpm_edit.parsing import lexicon as lx
+
+_PUNCT = ".,!?;:\"()[]{}"
+
+# Spatial relations, longest phrases first so "to the left of" beats "to". Each entry:
+# (pattern, position, whether the pattern ends where a reference object should follow).
+_SIDE = r"(?:\s+(?:hand\s+)?(?:side|edge|corner|part|end|half))?"
+_SIDE_LEAD = r"(?:to|on|at|towards?|onto|in)\s+(?:the\s+)?(?:far\s+|very\s+)?"
+_RELATIONS: tuple[tuple[str, str, bool], ...] = (
+    (rf"{_SIDE_LEAD}left(?:-hand)?{_SIDE}\s+of", "left", True),
+    (rf"{_SIDE_LEAD}right(?:-hand)?{_SIDE}\s+of", "right", True),
+    (r"left\s+of", "left", True),
+    (r"right\s+of", "right", True),
+    (rf"{_SIDE_LEAD}left(?:-hand)?{_SIDE}", "left", False),
+    (rf"{_SIDE_LEAD}right(?:-hand)?{_SIDE}", "right", False),
+    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?top{_SIDE}\s+of", "up", True),
+    (r"on\s+top\s+of|atop|above|over|up\s+on|upon|higher\s+than", "up", True),
+    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?top{_SIDE}", "up", False),
+    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?bottom{_SIDE}\s+of", "down", True),
+    (r"at\s+the\s+(?:foot|base|feet)\s+of", "down", True),
+    (r"underneath|beneath|below|under|lower\s+than", "down", True),
+    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?bottom{_SIDE}", "down", False),
+    (r"next\s+to|beside|besides|nearby|near|close\s+to|closer\s+to|adjacent\s+to"
+     r"|alongside|along\s+side|by\s+the\s+side\s+of|at\s+the\s+side\s+of|on\s+the\s+side\s+of"
+     r"|to\s+the\s+side\s+of|in\s+front\s+of|behind|around|among|amongst|between"
+     r"|surrounding|opposite|by", "near", True),
+    (r"(?:in|at|on|to|into)\s+the\s+(?:middle|center|centre|surface|inside|interior)\s+of"
+     r"|inside\s+of|inside|within|into|onto|on|in|at|to|through|across", "inside", True),
+)
+_RELATION_RE = re.compile(
+    r"\b(?:" + "|".join(f"(?P<r{i}>{p})" for i, (p, _, _) in enumerate(_RELATIONS)) + r")\b"
+)
+_LOCATOR_RE = re.compile(r"\b(?:from\b|" + _RELATION_RE.pattern[5:])
+_DIRECTIONS = {
+    "left": "left", "leftward": "left", "leftwards": "left",
+    "right": "right", "rightward": "right", "rightwards": "right",
+    "up": "up", "upward": "up", "upwards": "up", "higher": "up", "upwards,": "up",
+    "down": "down", "downward": "down", "downwards": "down", "lower": "down",
+    "closer": "near", "together": "near",
+}
+_PREPOSITIONS = frozenset(
+    "on in at to from with by near under over above below of into onto behind beside "
+    "next around across through along inside within among between underneath beneath".split()
+)
+
+
+@dataclass(frozen=True)
+class NounPhrase:
+    """An object mention: the phrase kept for detection and the instance qualifier."""
+
+    text: str | None
+    locator: str | None = None
+
+    @property
+    def head(self) -> str | None:
+        """The last word (the head noun in English noun phrases)."""
+        return self.text.split()[-1] if self.text else None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Where something goes: a position class and what it is relative to."""
+
+    position: str
+    reference: NounPhrase | None
+    phrase: str
+
+
+def tokens_of(text: str) -> list[str]:
+    """Words with surrounding punctuation stripped (empty ones dropped)."""
+    words = (w.strip(_PUNCT) for w in text.split())
+    return [w for w in words if w]
+
+
+def _strip_possessive(word: str) -> str:
+    return word[:-2] if word.endswith("'s") else (word[:-1] if word.endswith("s'") else word)
+
+
+def _is_participle(tokens: list[str], i: int) -> bool:
+    word = tokens[i]
+    if i == 0 or word in lx.ING_NOUNS or len(word) < 5:
+        return False
+    if not (word.endswith("ing") or word.endswith("ed")):
+        return False
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    return nxt is None or nxt in _PREPOSITIONS or nxt in lx.DETERMINERS
+
+
+def read_noun_phrase(text: str | None, keep_clauses: bool = False) -> NounPhrase:
+    """Clean an object mention: determiners, quantity words ("a pair of"), property
+    words ("the colour of"), trailing clauses and fillers go; a spatial qualifier
+    ("on the left", "above the vase", leading "lower"/"left-hand") becomes the locator."""
+    if not text:
+        return NounPhrase(None)
+    text = text.strip(" " + _PUNCT)
+    locator = None
+    match = _LOCATOR_RE.search(text, 1)
+    while match is not None and not text[: match.start()].strip():
+        match = _LOCATOR_RE.search(text, match.end())
+    if match is not None:
+        locator = read_locator(text[match.start():])
+        text = text[: match.start()]
+    raw = text.split()
+    tokens: list[str] = []
+    for i, word in enumerate(raw):
+        clean = word.strip(_PUNCT)
+        if not clean:
+            continue
+        if not keep_clauses and tokens and clean in lx.CLAUSE_BREAKS:
+            if clean == "and" and tokens[-1] in lx.COLORS:
+                tokens.append(clean)
+                continue
+            break
+        tokens.append(clean)
+        if word.endswith(",") and i + 1 < len(raw) and not keep_clauses:
+            break
+    for i in range(1, len(tokens)):
+        if _is_participle(tokens, i):
+            tokens = tokens[:i]
+            break
+    tokens = _drop_leading(tokens)
+    # Property words: "colour of the bear" -> "bear"; "the tiger's fur colour" -> "tiger's fur".
+    if len(tokens) > 2 and tokens[0] in lx.PROPERTY_NOUNS and tokens[1] == "of":
+        tokens = _drop_leading(tokens[2:])
+    if len(tokens) > 1 and tokens[-1] in lx.PROPERTY_NOUNS:
+        tokens = tokens[:-1]
+        tokens[-1] = _strip_possessive(tokens[-1])
+    while tokens and tokens[-1] in lx.FILLER_TAIL:
+        tokens.pop()
+    if len(tokens) > 1 and tokens[0] in lx.POSITIONAL_ADJECTIVES:
+        locator = locator or tokens[0]
+        tokens = tokens[1:]
+    while tokens and (tokens[-1] in _PREPOSITIONS or tokens[-1] in lx.DETERMINERS):
+        tokens.pop()
+    return NounPhrase(" ".join(tokens) or None, locator)
+
+
+def _drop_leading(tokens: list[str]) -> list[str]:
+    """Drop determiners and quantity words ("all of the", "a pair of", "one of the")."""
+    changed = True
+    while changed and tokens:
+        changed = False
+        while len(tokens) > 1 and (tokens[0] in lx.DETERMINERS or tokens[0] == "of"):
+            tokens = tokens[1:]
+            changed = True
+        if len(tokens) > 2 and tokens[0] in lx.QUANTITY_NOUNS and tokens[1] == "of":
+            tokens = tokens[2:]
+            changed = True
+        if len(tokens) > 2 and tokens[0] == "one" and tokens[1] == "of":
+            tokens = tokens[2:]
+            changed = True
+    return tokens
+
+
+def read_locator(text: str) -> str | None:
+    """A spatial qualifier cut at the first clause break ("on the left, and ..." ->
+    "on the left")."""
+    words = []
+    for word in text.split():
+        clean = word.strip(_PUNCT)
+        if clean in lx.CLAUSE_BREAKS - {"to", "into", "with"} and words:
+            break
+        if clean:
+            words.append(clean)
+        if word.endswith(","):
+            break
+    return " ".join(words) or None
+
+
+def relation_at(text: str) -> Relation | None:
+    """Read `text` as a spatial relation from its first word ("to the left of the dog")."""
+    match = _RELATION_RE.match(text)
+    if match is None:
+        return None
+    return _relation(match, text)
+
+
+def _relation(match: re.Match[str], text: str) -> Relation:
+    index = int(match.lastgroup[1:])  # type: ignore[index]
+    _, position, takes_reference = _RELATIONS[index]
+    rest = text[match.end():].strip()
+    reference = None
+    if rest:
+        phrase = read_noun_phrase(_unsurface(rest))
+        if phrase.text:
+            reference = phrase
+    elif takes_reference and position == "inside":
+        position = "unchanged"
+    return Relation(position, reference, text[match.start():].strip())
+
+
+def _unsurface(text: str) -> str:
+    """"the table's surface" / "the surface of the table" -> "the table"."""
+    text = re.sub(r"^(?:the\s+)?(?:surface|top surface)\s+of\s+", "", text)
+    return re.sub(r"'s\s+(?:surface|top surface)\b", "", text)
+
+
+def split_relation(text: str) -> tuple[str, Relation | None]:
+    """Split "a cat to the top of the tower" into ("a cat", Relation(up, tower))."""
+    start = 0
+    while True:
+        match = _RELATION_RE.search(text, start)
+        if match is None:
+            return text, None
+        if text[: match.start()].strip():
+            return text[: match.start()].strip(), _relation(match, text)
+        start = match.end()
+
+
+def direction_word(word: str) -> str | None:
+    """Position class of a bare direction ("left", "upwards", "closer")."""
+    return _DIRECTIONS.get(word)
+
+
+def is_pronoun(phrase: str | None) -> bool:
+    """True for a bare pronoun ("it", "her", "them") the parser cannot resolve."""
+    return phrase is not None and phrase in lx.PRONOUNS
+
+
+def without_colors(phrase: str | None) -> str | None:
+    """The phrase less its colour words ("green vase" -> "vase"); unchanged if nothing
+    would be left."""
+    if not phrase:
+        return phrase
+    kept = [
+        w for w in phrase.split()
+        if w not in lx.COLORS and w not in ("and", "colored", "coloured")
+        and not w.endswith(("-colored", "-coloured"))
+    ]
+    return " ".join(kept) if kept else phrase
+
+
+def _is_color_word(word: str) -> bool:
+    return word in lx.COLORS or word.endswith(("-colored", "-coloured", "ish")) and (
+        word.split("-")[0] in lx.COLORS or word[:-3] in lx.COLORS
+    )
+
+
+def size_word(word: str) -> str | None:
+    """"larger"/"smaller" for a size word, else None."""
+    if word in lx.LARGER_WORDS:
+        return "larger"
+    if word in lx.SMALLER_WORDS:
+        return "smaller"
+    return None
+
+
+def action_word(word: str) -> bool:
+    """True for an action verb in base, -s or -ing form, or an expression adjective."""
+    if word in lx.ACTION_VERBS or word in lx.ACTION_IRREGULAR:
+        return True
+    if word in lx.EXPRESSION_ADJECTIVES:
+        return True
+    stem = word[:-3]
+    if word.endswith("ing") and (stem in lx.ACTION_VERBS or stem + "e" in lx.ACTION_VERBS):
+        return True
+    return word.endswith("s") and word[:-1] in lx.ACTION_VERBS
+
+
+@dataclass(frozen=True)
+class Complement:
+    """What a complement phrase describes: kind in color, texture, size, action,
+    global, relation, noun; `size` is set for kind "size"."""
+
+    kind: str
+    size: str = "unchanged"
+    relation: Relation | None = None
+
+
+_MATERIAL_LEAD = re.compile(r"^(?:be\s+)?(?:made\s+)?(?:out\s+)?of\s+|^made\s+(?:out\s+)?of\s+")
+
+
+def classify_complement(text: str, material_first: bool = False) -> Complement:
+    """Classify the "Y" of "make X Y" / "turn X into Y" / "X should be Y"."""
+    text = text.strip(" " + _PUNCT)
+    if _MATERIAL_LEAD.match(text):
+        return Complement("texture")
+    relation = relation_at(text)
+    if relation is not None and relation.position != "inside":
+        return Complement("relation", relation=relation)
+    tokens = tokens_of(text)
+    if not tokens:
+        return Complement("noun")
+    if tokens[0] in ("be", "become", "look", "looks", "appear", "seem", "turn"):
+        tokens = tokens[1:] or tokens
+    words = [w for w in tokens if w not in lx.DEGREE_WORDS and w not in lx.DETERMINERS]
+    if "than" in tokens:
+        words = [w for w in tokens[: tokens.index("than")] if w not in lx.DEGREE_WORDS]
+    if not words:
+        return Complement("noun")
+    has_material = any(w in lx.MATERIALS for w in words)
+    material_only = all(
+        w in lx.MATERIALS or w in lx.COLORS or w in lx.MATERIAL_FILLERS for w in words
+    )
+    if material_first and has_material and material_only:
+        return Complement("texture")
+    if any(_is_color_word(w) for w in words) and all(
+        _is_color_word(w) or w in lx.COLOR_FILLERS for w in words
+    ):
+        return Complement("color")
+    if has_material and material_only:
+        return Complement("texture")
+    sizes = [size_word(w) for w in words if size_word(w)]
+    if sizes and all(size_word(w) or w in ("in", "size", "scale", "height") for w in words):
+        return Complement("size", size=sizes[0])
+    if action_word(words[0]) and words[0] not in lx.MATERIALS:
+        return Complement("action")
+    if any(w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS for w in words) or tokens[0] in (
+        "during", "at", "in", "under", "like",
+    ):
+        return Complement("global")
+    return Complement("noun")

@@ -1,0 +1,219 @@
+"""Word lists of editing language used by the rules parser (all lower case).
+
+Curated by hand: colours, materials, styles and whole-image conditions, size words,
+action verbs, scene nouns, determiners, pronouns and the small function words that end
+a noun phrase. Kept as frozensets so membership tests are O(1).
+"""
+
+from __future__ import annotations
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+COLORS = _words(
+    """
+    red blue green yellow orange purple pink black white gray grey brown gold golden
+    silver violet cyan magenta beige teal turquoise maroon navy crimson scarlet ivory
+    lavender indigo tan khaki olive lime emerald amber azure cream burgundy charcoal
+    coral fuchsia lilac mauve mint ochre peach plum rose ruby salmon sapphire sepia
+    aqua aquamarine bronze copper rainbow multicolored multicoloured colorful colourful
+    reddish bluish greenish yellowish pinkish purplish brownish greyish grayish orangish
+    blonde blond platinum auburn jet-black snow-white
+    """
+)
+#: Words that modify a colour without naming another property ("dark blue", "red paint").
+COLOR_FILLERS = _words(
+    """
+    dark light bright pale deep pastel neon vivid vibrant hot baby sky royal navy
+    color colour colors colours colored coloured hue hues tint tone tones shade shades
+    paint pigment dye and in a an the of with to
+    """
+)
+MATERIALS = _words(
+    """
+    wood wooden metal metallic steel iron gold glass glassy plastic stone marble brick
+    clay ceramic porcelain leather velvet silk silky cotton wool woolen woollen denim fur
+    furry paper cardboard concrete ice icy crystal diamond rubber lego bronze copper
+    chrome straw wicker bamboo cloth fabric lace knit knitted granite sand sandy jelly
+    chocolate candy origami plush felt tin aluminum aluminium sponge cork rattan linen
+    satin suede tweed corduroy jade pearl obsidian wax lava rock rocky slime crochet
+    yarn fluffy fuzzy shiny matte glossy rusty rust moss mossy lava gemstone quartz
+    """
+)
+MATERIAL_FILLERS = _words(
+    "made out of material materials texture textured finish surface and a an the with"
+)
+#: Nouns or adjectives naming an artistic style or rendering of a whole picture.
+STYLE_WORDS = _words(
+    """
+    style styled painting painted drawing drawn sketch sketched art artwork artistic
+    illustration illustrated cartoon cartoonish cartoony anime manga comic poster
+    watercolor watercolour oil pastel charcoal pencil ink crayon mosaic graffiti
+    impressionist impressionism expressionist cubist cubism surreal surrealist
+    surrealism abstract pop-art pixel pixelated 8-bit low-poly vaporwave synthwave
+    cyberpunk steampunk ukiyo-e renaissance baroque gothic vintage retro sepia
+    noir monochrome grayscale greyscale black-and-white polaroid film cinematic movie
+    photorealistic realistic hyperrealistic render rendering 3d claymation lithograph
+    engraving woodcut etching fresco fauvism fauvist pointillism pointillist minimalist
+    psychedelic futuristic medieval victorian dreamlike fantasy neon-lit hdr
+    stained-glass van gogh picasso monet dali rembrandt vermeer warhol hokusai klimt
+    munch ghibli pixar disney lego-style
+    """
+)
+#: Conditions of the whole scene: time of day, weather, season, era, events.
+GLOBAL_WORDS = _words(
+    """
+    night nighttime night-time day daytime daylight afternoon morning evening sunset
+    sunrise dusk dawn twilight midnight noon winter summer autumn fall spring snowy
+    snowing rainy raining foggy misty sunny cloudy stormy overcast hazy windy thunderstorm
+    storm blizzard apocalypse apocalyptic post-apocalyptic dystopian utopian christmas
+    halloween easter thanksgiving 1920s 1950s 1960s 1970s 1980s 1990s century era
+    underwater flooded flood burning fire on-fire end world dark darker brighter lighting
+    mood atmosphere weather season
+    """
+)
+#: Phrases that, as the thing changed, mean the whole image.
+WHOLE_IMAGE_NOUNS = _words(
+    """
+    image photo photograph picture pic scene everything it this whole entire style
+    weather season time lighting mood atmosphere look aesthetic overall
+    """
+)
+IMAGE_WORDS = _words("image photo photograph picture pic painting frame shot snapshot")
+BACKGROUND_WORDS = _words(
+    "background backdrop backgrounds scenery setting surroundings environment location"
+)
+#: Destinations that are a whole setting, not a spot in the picture ("move her to the
+#: jungle" changes the background).
+SCENE_NOUNS = _words(
+    """
+    jungle forest woods rainforest beach desert ocean sea underwater space moon mars
+    city town village countryside mountains mountain park garden farm field meadow
+    arctic antarctica antarctic volcano cave street streets island lake river
+    waterfall savanna savannah tundra glacier swamp prairie canyon valley hills
+    seaside shore coast harbor harbour downtown suburbs office classroom kitchen
+    bedroom library stadium restaurant cafe market mall airport station church temple
+    palace heaven hell paradise planet galaxy universe north pole south pole
+    """
+)
+LARGER_WORDS = _words(
+    """
+    bigger larger taller wider longer thicker fatter huger greater enlarged bulkier
+    heavier big large huge giant gigantic enormous massive tall wide long
+    oversized jumbo immense colossal grander bigger-sized
+    """
+)
+SMALLER_WORDS = _words(
+    """
+    smaller tinier shorter thinner narrower slimmer skinnier little littler tiny
+    small miniature mini shrunken reduced petite teeny
+    """
+)
+#: Adverbs of degree that may sit before a size or colour word ("much larger").
+DEGREE_WORDS = _words(
+    """
+    much a lot bit little slightly somewhat very way far more even really extremely
+    super significantly considerably twice three times as so too quite rather
+    noticeably double triple half size of the than
+    """
+)
+ENLARGE_VERBS = (
+    "enlarge", "magnify", "expand", "grow", "upscale", "upsize", "scale up", "blow up",
+    "inflate", "widen", "lengthen", "heighten", "stretch", "extend", "increase the size of",
+    "double the size of", "triple the size of", "make bigger", "make larger", "enlarging",
+    "supersize", "amplify the size of",
+)
+SHRINK_VERBS = (
+    "shrink", "reduce", "minimize", "minimise", "downsize", "scale down", "compress",
+    "decrease the size of", "reduce the size of", "halve the size of", "shorten", "narrow",
+    "miniaturize", "miniaturise", "diminish", "make smaller", "lessen the size of",
+)
+#: Verbs of a pose, gesture, motion or expression ("make the dog run").
+ACTION_VERBS = _words(
+    """
+    run jump sit stand smile laugh cry dance sleep walk fly swim wave eat drink read
+    sing open close raise lift kneel lie frown wink yawn bark roar hug kiss point look
+    climb ride kick throw catch play fight bend crouch squat stretch lean shout scream
+    yell grin pose bow clap skip hop crawl fall fold cross shake nod blink gaze stare
+    glance roll leap gallop race chase bite lick sniff howl meow purr cheer salute
+    surf ski skate dive paddle row fish cook type write paint draw wag flap spread
+    face turn tilt hold carry
+    """
+)
+ACTION_IRREGULAR = {
+    "running": "run", "sitting": "sit", "swimming": "swim", "jumping": "jump",
+    "smiling": "smile", "dancing": "dance", "lying": "lie", "winking": "wink",
+    "waving": "wave", "hopping": "hop", "skipping": "skip", "clapping": "clap",
+    "grinning": "grin", "nodding": "nod", "diving": "dive", "riding": "ride",
+    "writing": "write", "skating": "skate", "posing": "pose", "shaking": "shake",
+    "staring": "stare", "racing": "race", "chasing": "chase", "biting": "bite",
+    "sniffing": "sniff", "leaping": "leap", "flapping": "flap", "wagging": "wag",
+}
+EXPRESSION_ADJECTIVES = _words(
+    """
+    happy sad angry surprised scared afraid frightened shocked smiling laughing crying
+    excited sleepy asleep awake tired crying furious joyful grumpy frowning worried
+    nervous confused bored cheerful serious
+    """
+)
+DETERMINERS = _words(
+    """
+    the a an this that these those some any all each every both another other either
+    only just certain few several many
+    """
+)
+NUMBER_WORDS = _words(
+    "one two three four five six seven eight nine ten eleven twelve dozen couple"
+)
+#: Collective nouns dropped before "of" so the head is the thing itself.
+QUANTITY_NOUNS = _words(
+    """
+    pair couple group bunch lot lots number flock herd swarm crowd school pack set
+    bundle cluster handful row line pile
+    """
+)
+#: Property nouns: "the colour of the bear" / "the bear's colour" -> "bear".
+PROPERTY_NOUNS = _words(
+    """
+    color colour hue shade tint texture material size shape appearance look finish
+    surface
+    """
+)
+PRONOUNS = _words("it he she him her they them this that these those one its itself")
+POSSESSIVE_OF = {"her": "her", "him": "his", "he": "his", "she": "her", "it": "its",
+                 "them": "their", "they": "their"}
+#: Adjectives of position that pick one instance ("the left-hand building").
+POSITIONAL_ADJECTIVES = _words(
+    """
+    left right leftmost rightmost left-hand right-hand lower upper top bottom middle
+    center centre central front rear far nearest farthest furthest closest
+    top-left top-right bottom-left bottom-right left-side right-side
+    """
+)
+#: Words ending in -ing/-ed that are nouns or adjectives, never a participle clause.
+ING_NOUNS = _words(
+    """
+    building ring king painting ceiling clothing wedding string swing wing thing
+    something anything nothing everything evening morning earring railing icing
+    stuffing pudding sibling duckling spring sling lightning awning frosting landing
+    sibling darling dumpling ceiling drawing filling stocking sibling bedding fencing
+    lighting topping seating carving sailing sing
+    """
+)
+#: Words that end a noun phrase: the start of another clause or an unrelated phrase.
+CLAUSE_BREAKS = _words(
+    """
+    so which who whom whose while because but then until unless although though
+    where when whereas if and or with without wearing holding carrying having using
+    instead rather like resembling that to into for as
+    """
+)
+FILLER_TAIL = _words(
+    """
+    please here there too also now again entirely completely altogether totally fully
+    instead anymore visible present currently
+    """
+)
+IMAGE_NOISE_PREPOSITIONS = ("from", "in", "of", "to", "on", "within", "inside", "into")

@@ -1,0 +1,1077 @@
+"""The offline rule-based instruction parser (the default parser, no model weights).
+
+A cascade of sentence templates over a normalised instruction: removals ("remove X",
+"there should be no X", "X must be expunged"), replacements ("replace X with Y",
+"swap X for Y", "Y instead of X"), moves, size verbs, "what if X had Y", "give X Y",
+additions ("add X to Y", "let there be X"), colouring ("paint X blue"), transformations
+("turn X into Y", "change the background to Z") and complements ("make X Y",
+"X should be Y"). Phrase-level reading (noun phrases, spatial relations, what a
+complement describes) is in `grammar.py`; the word lists are in `lexicon.py`.
+
+An instruction no template reads gives `edit_type="other"` flagged `low_confidence`;
+a bare pronoun in an object slot is kept and flagged `unresolved_pronoun`, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bpm_edit.parsing import lexicon as lx
+from bpm_edit.parsing.base import check_instruction
+from bpm_edit.parsing.grammar import (
+    NounPhrase,
+    Relation,
+    classify_complement,
+    direction_word,
+    is_pronoun,
+    read_locator,
+    read_noun_phrase,
+    relation_at,
+    size_word,
+    split_relation,
+    tokens_of,
+    without_colors,
+)
+from bpm_edit.spec import WHOLE_IMAGE, EditSpec
+
+#: Instructions longer than this are not read (real editing instructions are far shorter).
+MAX_CHARS = 1000
+
+
+@dataclass
+class _Reading:
+    """A template's answer before it becomes an `EditSpec`."""
+
+    edit_type: str
+    source: str | None = None
+    target: str | None = None
+    reference: str | None = None
+    size: str = "unchanged"
+    position: str | None = None
+    locator: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+_Template = Callable[[str, "_Context"], "_Reading | None"]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Facts about the original text that lower-casing loses (proper nouns)."""
+
+    proper_words: frozenset[str]
+
+
+# ---------------------------------------------------------------- normalisation
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
+_POLITE = re.compile(
+    r"^(?:please|kindly|can you|could you|would you|will you|can we|could we|"
+    r"i want you to|i'd like you to|i would like you to|i'd like to|i would like to|"
+    r"i want to|we want to|we need to|you need to|you should|you must|try to|go ahead and|"
+    r"help me|let's|let us|lets|now|then|just|also|and|ok|okay|hey|so|first|finally|"
+    r"simply|quickly|carefully|gently|maybe|perhaps)\b[\s,]*"
+)
+_POLITE_TAIL = re.compile(
+    r"[\s,]*\b(?:please|thanks|thank you|for me|if possible|if you can|if you could)$"
+)
+_IMAGE_NOISE = re.compile(
+    r"\s*\b(?:from|in|of|to|on|within|inside|into|across|throughout)\s+"
+    r"(?:(?:the|this|that|my|our|your|an?)\s+)?"
+    r"(?:(?:entire|whole|original|given|current|attached|above|following)\s+)?"
+    r"(?:image|photo|photograph|picture|pic|scene|shot|snapshot)\b"
+)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
+_LETTER = re.compile(r"[a-z]")
+
+
+def _normalise(sentence: str) -> str:
+    text = " ".join(sentence.translate(_QUOTES).lower().replace('"', " ").split())
+    text = text.strip(" .!?;:,")
+    previous = None
+    while previous != text:
+        previous = text
+        text = _POLITE.sub("", text)
+        text = _POLITE_TAIL.sub("", text)
+    text = _IMAGE_NOISE.sub("", text)
+    return " ".join(text.split()).strip(" .!?;:,")
+
+
+# ---------------------------------------------------------------- helpers
+
+def _np(text: str | None) -> NounPhrase:
+    return read_noun_phrase(text)
+
+
+_WHOLE_IMAGE_PHRASE = re.compile(
+    r"^(?:the\s+|this\s+|that\s+|my\s+|our\s+)?(?:(?:whole|entire|overall)\s+)?"
+    r"(?:image|photo|photograph|picture|pic|scene|shot|it|this|everything|all|"
+    r"style|art style|weather|season|time of day|time|lighting|mood|atmosphere|look|"
+    r"aesthetic|overall look|whole thing|entire thing|color scheme|colour scheme|palette|"
+    r"style of the image|look of the image)$"
+)
+
+
+def _is_whole_image(phrase: str | None) -> bool:
+    return phrase is not None and _WHOLE_IMAGE_PHRASE.match(phrase.strip()) is not None
+
+
+def _pronoun_source(phrase: str | None) -> bool:
+    return phrase is not None and phrase.strip() in ("it", "this", "that", "them", "they")
+
+
+def _global() -> _Reading:
+    return _Reading("style_global", WHOLE_IMAGE, WHOLE_IMAGE)
+
+
+def _background(word: str, target: str | None) -> _Reading:
+    phrase = _np(target)
+    return _Reading("background", word, _strip_scene_words(phrase.text))
+
+
+_SCENE_LEAD = re.compile(r"^(?:resemble|portray|depict|show|look like|be|feature)\s+")
+
+
+def _strip_scene_words(text: str | None) -> str | None:
+    if not text:
+        return text
+    text = _SCENE_LEAD.sub("", text)
+    phrase = read_noun_phrase(text)
+    return phrase.text
+
+
+def _replace_target(text: str) -> tuple[str | None, str]:
+    """The target phrase of a replacement and any size change it states ("a bigger dog")."""
+    phrase = _np(text)
+    size = "unchanged"
+    if phrase.text:
+        for word in phrase.text.split():
+            if word in ("bigger", "larger", "smaller", "tinier", "taller", "shorter"):
+                size = size_word(word) or "unchanged"
+    return phrase.text, size
+
+
+def _change(x_text: str, y_text: str, material_first: bool = False,
+            verb: str | None = None) -> _Reading:
+    """Read "change X to Y" for any X and Y: background, whole image, colour, material,
+    size, action or a replacement."""
+    x_text = x_text.strip()
+    if _is_whole_image(x_text):
+        return _change_whole(x_text, y_text, material_first)
+    source = _np(x_text)
+    if source.text is None:
+        return _Reading("other", flags=["low_confidence"])
+    property_match = re.match(r"^(?:the\s+)?(colou?r|hue|shade|texture|material|size)\s+of\b",
+                              x_text) or re.search(r"\b(colou?r|texture|material|size)$", x_text)
+    if source.head in lx.BACKGROUND_WORDS:
+        return _Reading("background", source.head, _strip_scene_words(_np(y_text).text)
+                        if not _SCENE_LEAD.match(y_text) else _strip_scene_words(y_text))
+    complement = classify_complement(y_text, material_first=material_first)
+    kind = complement.kind
+    if property_match:
+        word = property_match.group(1)
+        kind = {"colour": "color", "hue": "color", "shade": "color", "material": "texture"}.get(
+            word, word
+        )
+        if kind == "size":
+            size = _size_in(y_text)
+            return _Reading("size", source.text, source.text, size=size, locator=source.locator)
+    if kind == "color":
+        obj = without_colors(source.text)
+        return _Reading("color", obj, obj, locator=source.locator)
+    if kind == "texture":
+        return _Reading("texture", source.text, source.text, locator=source.locator)
+    if kind == "size":
+        return _Reading("size", source.text, source.text, size=complement.size,
+                        locator=source.locator)
+    if kind == "action":
+        return _Reading("action", source.text, source.text, locator=source.locator)
+    if kind == "relation" and complement.relation is not None:
+        return _move(source, complement.relation)
+    if kind == "global" and (source.head in ("sky", "weather", "season", "time")):
+        return _global()
+    target_text, size = _replace_target(re.sub(r"^(?:be|become|look like|resemble)\s+", "",
+                                               y_text))
+    target = _np(target_text) if target_text else NounPhrase(None)
+    if target.head and source.head and target.head == source.head and target.text != source.text:
+        extra = set(target.text.split()) ^ set(source.text.split())
+        if extra and all(w in lx.COLORS or w == "and" for w in extra):
+            obj = without_colors(source.text)
+            return _Reading("color", obj, obj, locator=source.locator)
+        if any(w in lx.MATERIALS for w in extra):
+            return _Reading("texture", source.head, source.head, locator=source.locator)
+        sizes = [size_word(w) for w in extra if size_word(w)]
+        if sizes:
+            return _Reading("size", source.head, source.head, size=sizes[0],
+                            locator=source.locator)
+    if target.text is None:
+        return _Reading("replace", source.text, None, locator=source.locator,
+                        flags=["low_confidence"])
+    return _Reading("replace", source.text, target.text, size=size, locator=source.locator)
+
+
+def _size_in(text: str) -> str:
+    for word in tokens_of(text):
+        size = size_word(word)
+        if size:
+            return size
+    return "unchanged"
+
+
+def _change_whole(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
+    """"make it Y" / "change the image to Y": a whole-image edit, unless Y names a
+    property of an object the pronoun stands for (then the pronoun is flagged)."""
+    complement = classify_complement(y_text, material_first=material_first)
+    pronoun = _pronoun_source(x_text)
+    if pronoun and complement.kind in ("color", "texture", "size", "action"):
+        x = x_text.strip()
+        return _Reading(complement.kind, x, x, size=complement.size,
+                        flags=["unresolved_pronoun"])
+    if pronoun and complement.kind == "noun":
+        target = _np(re.sub(r"^(?:be|become|look like|resemble)\s+", "", y_text)).text
+        if target and target.split()[-1] in lx.SCENE_NOUNS:
+            return _Reading("background", "background", target)
+        return _Reading("replace", x_text.strip(), target, flags=["unresolved_pronoun"])
+    return _global()
+
+
+def _move(obj: NounPhrase, relation: Relation | None, context: _Context | None = None,
+          placing: bool = False) -> _Reading:
+    """A move of `obj` to `relation`; a move "to the jungle" is a background change."""
+    text = obj.text
+    if relation is None:
+        return _Reading("move", text, text, position="unchanged", locator=obj.locator)
+    ref = relation.reference.text if relation.reference else None
+    if relation.position == "inside" and ref is not None and _is_scene(ref, context):
+        return _Reading("background", "background", ref)
+    return _Reading("move", text, text, reference=ref, position=relation.position,
+                    locator=obj.locator)
+
+
+def _is_scene(ref: str, context: _Context | None) -> bool:
+    words = ref.split()
+    if words[-1] in lx.SCENE_NOUNS or ref in lx.SCENE_NOUNS:
+        return True
+    return context is not None and all(w in context.proper_words for w in words)
+
+
+def _add(target_text: str, context: _Context, verb: str = "add") -> _Reading:
+    """"add X (relation Y)": what is added, where, relative to what."""
+    head_text, relation = split_relation(target_text)
+    target = _np(head_text)
+    if target.text is None:
+        return _Reading("other", flags=["low_confidence"])
+    if target.head in lx.BACKGROUND_WORDS and len(target.text.split()) > 1:
+        return _Reading("background", target.head, " ".join(target.text.split()[:-1]))
+    if target.head in ("filter", "effect", "style", "look", "tone", "vibe", "aesthetic",
+                       "feel", "overlay", "grain", "vignette", "tint"):
+        return _global()
+    if relation is None:
+        return _Reading("add", None, target.text, position="none")
+    ref = relation.reference.text if relation.reference else None
+    position = relation.position if relation.position != "unchanged" else "none"
+    if ref is not None and relation.position == "inside" and _is_scene(ref, context) and (
+        is_pronoun(target.text) or verb in ("put", "place", "set")
+    ) and not head_text.startswith(("a ", "an ")):
+        return _Reading("background", "background", ref)
+    return _Reading("add", None, target.text, reference=ref, position=position)
+
+
+# ---------------------------------------------------------------- templates
+
+def _t(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+_REMOVE_AND_ADD = _t(
+    r"^(?:remove|delete|erase|take out|take away|get rid of|eliminate)\s+(?P<x>.+?)\s+and\s+"
+    r"(?:replace\s+(?:it|them|that|those)\s+with|put|add|insert|place|draw)\s+(?P<y>.+?)"
+    r"(?:\s+(?:in\s+(?:its|their)\s+place|instead|there))?$"
+)
+
+
+def _remove_and_add(s: str, c: _Context) -> _Reading | None:
+    m = _REMOVE_AND_ADD.match(s)
+    return _change(m["x"], m["y"]) if m else None
+
+
+_REPLACE = _t(
+    r"^(?P<verb>replace|swap out|swap|switch out|exchange|trade|substitute|interchange|"
+    r"trade out|change out)\s+(?P<x>.+?)\s+(?P<conn>with|by|for|to|into|and)\s+(?P<y>.+)$"
+)
+_REPLACE_ALONE = _t(r"^(?:replace|swap out|substitute)\s+(?P<x>.+)$")
+
+
+def _replace(s: str, c: _Context) -> _Reading | None:
+    m = _REPLACE.match(s)
+    if m:
+        x, y = m["x"], m["y"]
+        if m["verb"] == "substitute" and m["conn"] == "for":
+            x, y = y, x
+        return _change(x, y)
+    m = _REPLACE_ALONE.match(s)
+    if m:
+        source = _np(m["x"])
+        return _Reading("replace", source.text, None, locator=source.locator,
+                        flags=["low_confidence"])
+    return None
+
+
+_INSTEAD = _t(
+    r"^(?:(?:put|place|use|have|add|insert|draw|make|show|include|there should be|"
+    r"i want|let there be)\s+)?(?P<y>.+?)\s+(?:instead of|in place of|in lieu of|rather than|"
+    r"where)\s+(?P<x>.+?)(?:\s+(?:is|are|was|were|used to be))?$"
+)
+
+
+def _instead(s: str, c: _Context) -> _Reading | None:
+    m = _INSTEAD.match(s)
+    if not m or " where " in f" {s} " and not re.search(r"\bwhere\b.*\b(is|are|was|were)\b", s):
+        return None
+    return _change(m["x"], m["y"])
+
+
+_PASSIVE_REPLACE = _t(
+    r"^(?P<x>.+?)\s+(?:should|must|needs to|has to|will|is to|are to|shall|can)?\s*"
+    r"(?:be|is|are|being)?\s*(?:replaced|swapped|substituted|exchanged|switched|"
+    r"swapped out)\s+(?:with|by|for|to)\s+(?P<y>.+)$"
+)
+
+
+def _passive_replace(s: str, c: _Context) -> _Reading | None:
+    m = _PASSIVE_REPLACE.match(s)
+    return _change(m["x"], m["y"]) if m else None
+
+
+_NO_MORE = _t(
+    r"^(?:(?:ensure|make sure|be sure|see to it|check)\s+(?:that\s+)?)?(?:let\s+)?"
+    r"there\s+(?:should|must|shall|will|would|can|needs? to|has to|have to|is to)?\s*"
+    r"(?:be|is|are|'s|'re|remains?)?\s*(?:no|not\s+(?:be\s+)?(?:any|a|an)|nothing\s+like|"
+    r"no\s+longer\s+(?:be\s+)?(?:any|a|an)?)\s*(?:longer\s+|more\s+|any\s+)?(?P<x>.+)$"
+    r"|^(?:(?:ensure|make sure)\s+(?:that\s+)?)?there(?:'s|\s+is|\s+are)\s+no\s+(?P<x2>.+)$"
+    r"|^(?:no more|no longer any|without(?:\s+the)?|minus(?:\s+the)?|nothing but|no)\s+(?P<x3>.+)$"
+    r"|^(?:have|leave|show|keep)\s+(?:no|none of the)\s+(?P<x4>.+)$"
+)
+
+
+def _no_more(s: str, c: _Context) -> _Reading | None:
+    m = _NO_MORE.match(s)
+    if not m:
+        return None
+    text = m["x"] or m["x2"] or m["x3"] or m["x4"]
+    if m["x3"] and s.startswith("nothing but"):
+        return None
+    return _removal(text)
+
+
+def _removal(text: str) -> _Reading:
+    source = _np(text)
+    if source.text is None:
+        return _Reading("other", flags=["low_confidence"])
+    return _Reading("remove", source.text, None, position="none", locator=source.locator)
+
+
+_GONE = (
+    r"removed|deleted|erased|expunged|eliminated|eradicated|gone|taken away|taken out|"
+    r"wiped out|wiped away|wiped off|cleared away|cleared|omitted|excluded|extracted|"
+    r"disappear|disappeared|vanish|vanished|go away|absent|missing|invisible|hidden|"
+    r"not there|not be there|not visible|not exist|no longer there|no longer exist|"
+    r"no longer be there|no longer visible|out of the picture|edited out|cut out|"
+    r"taken off|got rid of|gotten rid of|get removed|got removed"
+)
+_PASSIVE_REMOVE = _t(
+    rf"^(?P<x>.+?)\s+(?:should|must|needs? to|has to|have to|shall|will|is to|are to|can|"
+    rf"ought to|would)?\s*(?:be|is|are|being|get|gets)?\s*(?:be\s+)?(?:{_GONE})\b(?P<rest>.*)$"
+)
+_MAKE_GONE = _t(
+    r"^(?:make|let|have|get)\s+(?P<x>.+?)\s+(?:disappear|vanish|go away|be gone|gone|"
+    r"be removed|removed|fade away|fade out)\b(?P<rest>.*)$"
+    r"|^(?P<x2>.+?)\s+(?:disappears|vanishes|is gone|are gone|goes away|fades away)$"
+)
+
+
+def _passive_remove(s: str, c: _Context) -> _Reading | None:
+    m = _MAKE_GONE.match(s)
+    if m:
+        return _removal(m["x"] or m["x2"])
+    m = _PASSIVE_REMOVE.match(s)
+    if m and not m["rest"].strip().startswith(("with", "by", "and replaced")):
+        reading = _removal(m["x"])
+        rest = m["rest"].strip()
+        if rest.startswith("from ") and reading.locator is None:
+            reading.locator = read_locator(rest)
+        return reading
+    return None
+
+
+_REMOVE = _t(
+    r"^(?:get rid of|take away|take out|take off|wipe out|wipe away|wipe off|clear away|"
+    r"clear out|clear off|cut out|do away with|remove|delete|erase|eliminate|expunge|"
+    r"eradicate|omit|exclude|extract|ditch|discard|hide|rid the image of|rid|lose|drop|"
+    r"edit out|crop out|clean up|clean away|dispose of|subtract|banish|purge|scrub out|"
+    r"scrub away|blot out|paint out|paint over|remove all traces of|take)\s+(?P<x>.+)$"
+)
+
+
+def _remove(s: str, c: _Context) -> _Reading | None:
+    m = _REMOVE.match(s)
+    if not m:
+        return None
+    if s.startswith("take ") and not s.startswith(("take away", "take out", "take off")):
+        return None
+    text = m["x"]
+    text = re.sub(r"\s+(?:out|away|off)$", "", text)
+    head, _, origin = text.partition(" from ")
+    reading = _removal(head if origin else text)
+    if origin and reading.locator is None:
+        reading.locator = read_locator("from " + origin)
+    return reading
+
+
+_SIZE_VERB = _t(
+    r"^(?P<verb>" + "|".join(sorted(lx.ENLARGE_VERBS + lx.SHRINK_VERBS, key=len, reverse=True))
+    + r")\s+(?P<x>.+)$"
+)
+_SIZE_TAIL = re.compile(
+    r"\s+(?:by\s+.*|(?:a\s+)?(?:little|bit|lot)(?:\s+bit)?|slightly|significantly|"
+    r"considerably|greatly|dramatically|twice|two-fold|twofold|in size|to .*)$"
+)
+
+
+def _size_verb(s: str, c: _Context) -> _Reading | None:
+    m = _SIZE_VERB.match(s)
+    if not m:
+        return None
+    verb = m["verb"]
+    size = "larger" if verb in lx.ENLARGE_VERBS else "smaller"
+    text = _SIZE_TAIL.sub("", m["x"])
+    source = _np(text)
+    if source.text is None:
+        return None
+    if _is_whole_image(source.text):
+        return None
+    return _Reading("size", source.text, source.text, size=size, locator=source.locator)
+
+
+_MOVE = _t(
+    r"^(?P<verb>move|shift|slide|relocate|reposition|push|drag|nudge|pull|transport|"
+    r"teleport|transfer|displace|send|bring)\s+(?P<rest>.+)$"
+)
+_MOVE_ADVERB = re.compile(
+    r"\s+(?:(?:a\s+)?(?:little|tiny|bit|lot)(?:\s+bit)?|slightly|further|farther|more|"
+    r"somewhat|way|all the way|far|much|over|back|a few (?:inches|feet|steps|pixels)|"
+    r"a short distance)(?=\s|$)"
+)
+
+
+def _move_template(s: str, c: _Context) -> _Reading | None:
+    m = _MOVE.match(s)
+    if not m:
+        return None
+    rest = _MOVE_ADVERB.sub("", " " + m["rest"]).strip()
+    if m["verb"] == "bring" and rest.startswith(("in ", "back ")):
+        return None
+    if m["verb"] == "shift" and " into " in f" {rest} ":
+        return None
+    words = rest.split()
+    if len(words) > 1 and direction_word(words[-1]):
+        obj = _np(" ".join(words[:-1]))
+        relation = Relation(direction_word(words[-1]) or "unchanged", None, words[-1])
+        return _move(obj, relation, c)
+    head_text, relation = split_relation(rest)
+    if relation is None:
+        for i, word in enumerate(words[1:], start=1):
+            if word == "closer" and i + 1 < len(words) and words[i + 1] == "to":
+                break
+            if direction_word(word):
+                return _move(_np(" ".join(words[:i])),
+                             Relation(direction_word(word) or "unchanged", None, word), c)
+    obj = _np(head_text)
+    if obj.text is None:
+        return None
+    return _move(obj, relation, c)
+
+
+_WHAT_IF = _t(
+    r"^(?:what if|what would (?:it|this|things|the (?:image|photo|picture)) look like if|"
+    r"imagine if|imagine that|imagine|suppose that|suppose|supposing|how about if|"
+    r"what would happen if|if only|how would it look if|could)\s+(?P<rest>.+)$"
+)
+_THERE_WAS = _t(r"^there\s+(?:was|were|is|are|'s|had been|would be)\s+(?P<y>.+)$")
+_HAD = _t(
+    r"^(?P<x>.+?)\s+(?:had|has|have|wore|wears|was wearing|were wearing|is wearing|"
+    r"are wearing|got|held|was holding|were holding|carried|owned|sported|put on)\s+(?P<y>.+)$"
+)
+_WAS = _t(
+    r"^(?P<x>.+?)\s+(?:was|were|is|are|became|becomes|turned into|looked like|"
+    r"could be|would be|be)\s+(?P<y>.+)$"
+)
+
+
+def _what_if(s: str, c: _Context) -> _Reading | None:
+    m = _WHAT_IF.match(s)
+    if not m:
+        return None
+    rest = m["rest"]
+    if s.startswith("could ") and not re.match(r"^(?:it|this|that|they)\s+be\b", rest):
+        return None
+    rest = re.sub(r"^(?:it|this|that|they)\s+(?:could\s+)?be\s+", "it was ", rest)
+    t = _THERE_WAS.match(rest)
+    if t:
+        return _add(t["y"], c)
+    t = _HAD.match(rest)
+    if t:
+        return _worn(t["x"], t["y"], c)
+    t = _WAS.match(rest)
+    if t:
+        return _change(t["x"], re.sub(r"^(?:made\s+(?:out\s+)?of)\s+", "made of ", t["y"]),
+                       material_first=True)
+    return _parse_sentence(rest, c) or _add(rest, c)
+
+
+def _worn(x_text: str, y_text: str, c: _Context) -> _Reading:
+    """"X wears/has/holds Y": Y is added on X (position "inside")."""
+    ref = _np(x_text)
+    y_head, relation = split_relation(y_text)
+    target = _np(y_head)
+    if target.text is None or ref.text is None:
+        return _Reading("other", flags=["low_confidence"])
+    sizes = [size_word(w) for w in target.text.split()[:1] if size_word(w)]
+    if sizes and target.text.split()[0] in ("bigger", "larger", "smaller", "longer",
+                                           "shorter", "tinier", "taller", "thinner", "wider"):
+        return _Reading("size", _owned(ref.text, target), _owned(ref.text, target),
+                        size=sizes[0])
+    owner = ref.text if relation is None or relation.reference is None else ref.text
+    return _Reading("add", None, target.text, reference=owner, position="inside")
+
+
+def _owned(owner: str, thing: NounPhrase) -> str:
+    """"bear" + "bigger claws" -> "bear's claws"; pronouns take their possessive form."""
+    noun = " ".join(w for w in (thing.text or "").split() if not size_word(w))
+    possessive = lx.POSSESSIVE_OF.get(owner, f"{owner}'s")
+    return f"{possessive} {noun}".strip()
+
+
+_GIVE = _t(
+    r"^(?P<verb>give|gift|hand|grant|equip|provide|bestow|lend|dress|outfit|adorn|decorate|"
+    r"accessorize|furnish)\s+(?P<rest>.+)$"
+)
+_GIVE_LOOK = re.compile(
+    r"\b(?:look|style|feel|vibe|makeover|aesthetic|effect|filter|finish|texture|tint|hue|"
+    r"color|colour|coat of paint|paint job|treatment|appearance|tone|glow|theme|makeup)$"
+)
+_GIVE_SPLIT = frozenset({"a", "an", "some", "more", "bigger", "larger", "smaller", "new",
+                         "longer", "shorter", "his", "her", "their", "its"})
+
+
+def _give(s: str, c: _Context) -> _Reading | None:
+    m = _GIVE.match(s)
+    if not m:
+        return None
+    rest = m["rest"]
+    verb = m["verb"]
+    if verb in ("dress", "outfit", "adorn", "decorate", "equip", "provide", "accessorize",
+                "furnish"):
+        parts = re.split(r"\s+(?:in|with)\s+", rest, maxsplit=1)
+        if len(parts) != 2:
+            return None
+        return _give_reading(parts[0], parts[1], c)
+    to_match = re.match(r"^(?P<y>.+?)\s+to\s+(?P<x>.+)$", rest)
+    words = rest.split()
+    if words and words[0] in lx.PRONOUNS and len(words) > 1 and words[0] not in ("this", "that"):
+        return _give_reading(words[0], " ".join(words[1:]), c)
+    for i in range(1, len(words)):
+        if words[i] in _GIVE_SPLIT and (i > 1 or words[0] not in lx.DETERMINERS):
+            return _give_reading(" ".join(words[:i]), " ".join(words[i:]), c)
+    if to_match:
+        return _give_reading(to_match["x"], to_match["y"], c)
+    if len(words) >= 3 and words[0] in lx.DETERMINERS:
+        return _give_reading(" ".join(words[:2]), " ".join(words[2:]), c)
+    return None
+
+
+def _give_reading(x_text: str, y_text: str, c: _Context) -> _Reading:
+    y = y_text.strip()
+    if _GIVE_LOOK.search(y):
+        core = _GIVE_LOOK.sub("", y).strip()
+        if _is_whole_image(x_text.strip()):
+            return _global()
+        obj = _np(x_text)
+        kind = classify_complement(core).kind
+        if kind == "color" or re.search(r"(?:colou?r|tint|hue|paint|coat)$", y):
+            name = without_colors(obj.text)
+            return _Reading("color", name, name, locator=obj.locator)
+        if _is_whole_image(obj.text) or obj.text is None:
+            return _global()
+        return _Reading("texture", obj.text, obj.text, locator=obj.locator)
+    target = _np(y)
+    owner = _np(x_text)
+    if target.text and owner.text:
+        words = target.text.split()
+        if len(words) > 1 and all(w in lx.COLORS for w in words[:-1]) and words[-1] in (
+            "hair", "eyes", "eye", "skin", "lips", "fur", "nails", "beard", "feathers", "wings"
+        ):
+            name = _owned(owner.text, NounPhrase(words[-1]))
+            return _Reading("color", name, name)
+    return _worn(x_text, y_text, c)
+
+
+_WEAR = _t(
+    r"^(?:make|have|let|get)\s+(?P<x>.+?)\s+(?:wear|hold|carry|have|wield|sport|don|put on|"
+    r"be wearing|be holding|be carrying)\s+(?P<y>.+)$"
+    r"|^(?P<x2>.+?)\s+(?:should|must|needs? to|has to|could|can|will|shall|is to|are to)\s+"
+    r"(?:wear|hold|carry|have|get|sport|wield|don|put on|be wearing|be holding|be carrying)"
+    r"\s+(?P<y2>.+)$"
+)
+
+
+def _wear(s: str, c: _Context) -> _Reading | None:
+    m = _WEAR.match(s)
+    if not m:
+        return None
+    x, y = (m["x"], m["y"]) if m["x"] else (m["x2"], m["y2"])
+    if size_word(y.split()[0]) and y.split()[0] not in ("big", "large", "small", "tiny", "little"):
+        return _worn(x, y, c)
+    if classify_complement(y).kind in ("color", "size") or y.startswith("no "):
+        return None
+    return _worn(x, y, c)
+
+
+_EXIST = _t(
+    r"^(?:let there be|make there be|have there be|there should be|there must be|"
+    r"there needs to be|there has to be|there ought to be|there will be|there shall be|"
+    r"(?:ensure|make sure)(?: that)? there (?:is|are|'s)|there is|there are|there's|"
+    r"there be|i want|i need|we need|i'd like|i would like|include|"
+    r"there should also be|also include)\s+(?P<y>.+)$"
+)
+
+
+def _exist(s: str, c: _Context) -> _Reading | None:
+    m = _EXIST.match(s)
+    if not m:
+        return None
+    y = m["y"]
+    if y.startswith(("no ", "not ", "nothing", "none")):
+        return None
+    return _add(y, c)
+
+
+_ADD_VERBS = (
+    r"add|insert|draw|sketch|create|generate|introduce|bring in|spawn|install|embed|"
+    r"superimpose|overlay|append|incorporate|integrate|paste|sprinkle|scatter|plant|attach|"
+    r"affix|throw in|drop in|put in|render|grow|build|construct|make appear|paint in|"
+    r"depict|show|feature|inject|sneak in|slip in|pop in"
+)
+_PLACE_VERBS = (
+    r"put on|put|place|set|lay|stick|hang|position|seat|park|perch|station|situate|mount|"
+    r"pin|drop|toss|throw|land|rest|stand|arrange|balance"
+)
+_ADD = _t(rf"^(?P<verb>{_ADD_VERBS}|{_PLACE_VERBS})\s+(?P<y>.+)$")
+_DEFINITE = re.compile(r"^(?:the|this|that|these|those|his|her|their|its|my|your|our)\s")
+
+
+def _add_template(s: str, c: _Context) -> _Reading | None:
+    m = _ADD.match(s)
+    if not m:
+        return None
+    verb, y = m["verb"], m["y"]
+    if verb in ("render", "show", "depict", "feature", "grow") and _is_whole_image(
+        y.split(" ")[0]
+    ):
+        return None
+    placing = re.fullmatch(_PLACE_VERBS, verb) is not None and verb != "put on"
+    if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0])):
+        head_text, relation = split_relation(y)
+        obj = _np(head_text)
+        if obj.text and relation is not None:
+            return _move(obj, relation, c, placing=True)
+    return _add(y, c, verb)
+
+
+_COLOR_VERB = _t(
+    r"^(?P<verb>paint|colou?r|recolou?r|dye|tint|spray[- ]paint|spray|stain|bleach|shade|"
+    r"colou?rize|repaint)\s+(?P<rest>.+)$"
+)
+
+
+def _color_verb(s: str, c: _Context) -> _Reading | None:
+    m = _COLOR_VERB.match(s)
+    if not m:
+        return None
+    rest = re.sub(r"\s+(?:paint|color|colour|dye)$", "", m["rest"])
+    if re.search(r"\b(?:in the style of|like|as)\b", rest) and _is_whole_image(rest.split()[0]):
+        return _global()
+    split = _suffix_complement(rest, kinds=("color",))
+    if split is not None:
+        x_text, _ = split
+        x_text = re.sub(r"\s+(?:in|to|with|into|using)$", "", x_text)
+        if _is_whole_image(x_text):
+            return _global()
+        obj = _np(x_text)
+        name = without_colors(obj.text)
+        return _Reading("color", name, name, locator=obj.locator)
+    if m["verb"] in ("paint", "spray", "draw"):
+        return _add(rest, c)
+    obj = _np(rest)
+    if obj.text is None:
+        return None
+    return _Reading("color", obj.text, obj.text, locator=obj.locator)
+
+
+_COVER = _t(
+    r"^(?:cover|coat|fill|drench|soak|bathe|wrap|blanket|dust|splash|smother|douse|flood|"
+    r"sprinkle|decorate|adorn|surround|line)\s+(?P<x>.+?)\s+(?:in|with)\s+(?P<y>.+)$"
+)
+
+
+def _cover(s: str, c: _Context) -> _Reading | None:
+    m = _COVER.match(s)
+    if not m:
+        return None
+    x, y = m["x"], m["y"]
+    if _is_whole_image(x):
+        return _global()
+    kind = classify_complement(y, material_first=True).kind
+    obj = _np(x)
+    if kind == "color":
+        name = without_colors(obj.text)
+        return _Reading("color", name, name, locator=obj.locator)
+    if kind == "texture":
+        return _Reading("texture", obj.text, obj.text, locator=obj.locator)
+    target = _np(y)
+    return _Reading("add", None, target.text, reference=obj.text, position="inside")
+
+
+_TRANSFORM_VERB = (
+    r"change|turn|convert|transform|transmute|morph|switch|alter|modify|refashion|edit|"
+    r"update|redo|remake|rework|recreate|reimagine|re-imagine|restyle|redesign|set|"
+    r"reshape|mutate|evolve|metamorphose|change up|shift|make|render|get|cast|recast|"
+    r"reinvent|revamp|adjust|transition|rerender|re-render|stylize|stylise|depict|portray"
+)
+_CONNECTORS = (
+    r"to look like|to resemble|to appear like|to appear as|to become|to be|to portray|"
+    r"to show|to depict|to feature|so (?:that )?(?:it|they) (?:looks?|appears?) like|"
+    r"look like|looks like|resemble|appear like|seem like|into|in to|in the style of|"
+    r"to|as|in"
+)
+_TRANSFORM = _t(rf"^(?P<verb>{_TRANSFORM_VERB})\s+(?P<rest>.+)$")
+_CONNECTOR = re.compile(
+    rf"(?<!\bnext)(?<!\bclose)(?<!\badjacent)\s+(?P<conn>{_CONNECTORS})"
+    r"\s+(?=\S)"
+)
+_WEAK_CONNECTOR_VERBS = frozenset({"make", "render", "get", "shift", "depict", "portray"})
+
+
+def _transform(s: str, c: _Context) -> _Reading | None:
+    m = _TRANSFORM.match(s)
+    if not m:
+        return None
+    verb, rest = m["verb"], m["rest"]
+    direct = re.match(rf"^(?:{_CONNECTORS})\s+(?P<y>.+)$", rest)
+    if direct and verb not in ("make", "get", "set"):
+        return _change("image", direct["y"])
+    split = _split_connector(rest, verb)
+    if split is None:
+        return None
+    x, conn, y = split
+    if not x.strip():
+        return None
+    return _change(x, y, material_first=conn in ("into", "in to", "in"), verb=verb)
+
+
+def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
+    matches = list(_CONNECTOR.finditer(" " + rest))
+    if not matches:
+        return None
+    weak = verb in _WEAK_CONNECTOR_VERBS
+    allowed = []
+    for match in matches:
+        conn = match["conn"]
+        if weak and conn in ("to", "as", "in", "to be"):
+            continue
+        if verb == "shift" and conn not in ("into", "in to"):
+            continue
+        if conn == "in" and verb not in ("render", "depict", "portray", "restyle", "stylize",
+                                         "stylise", "recreate", "redo", "remake"):
+            continue
+        allowed.append(match)
+    if not allowed:
+        return None
+    long_ones = [mt for mt in allowed if mt["conn"] not in ("to", "as", "in")]
+    if any(mt["conn"] in ("into", "in to") for mt in long_ones):
+        chosen = next(mt for mt in long_ones if mt["conn"] in ("into", "in to"))
+    elif long_ones:
+        chosen = long_ones[0]
+    else:
+        tos = [mt for mt in allowed if mt["conn"] == "to"]
+        chosen = tos[-1] if tos else allowed[0]
+        if chosen["conn"] == "to" and relation_at(" ".join(rest[chosen.start():].split())):
+            relation = relation_at(rest[chosen.start():].strip())
+            if relation is not None and relation.position not in ("inside", "unchanged"):
+                return None
+    text = " " + rest
+    return text[: chosen.start()].strip(), chosen["conn"], text[chosen.end():].strip()
+
+
+_BECOME = _t(
+    r"^(?P<x>.+?)\s+(?:becomes?|turns? into|turned into|changes? into|changed into|changes? to|"
+    r"changed to|morphs? into|transforms? into|is turned into|are turned into|is changed to|"
+    r"are changed to|is changed into|is transformed into|are transformed into|"
+    r"is converted into|is converted to|(?:should|must|needs? to|has to|will|shall|could)\s+"
+    r"(?:become|turn into|be turned into|be changed to|be changed into|be converted to|"
+    r"be converted into|be transformed into|change into|change to|transform into|morph into|"
+    r"look like|resemble)|looks like|resembles)\s+(?P<y>.+)$"
+)
+
+
+def _become(s: str, c: _Context) -> _Reading | None:
+    m = _BECOME.match(s)
+    if not m:
+        return None
+    return _change(m["x"], m["y"], material_first=True)
+
+
+_MAKE = _t(
+    r"^(?P<verb>make|turn|render|get|have|let|keep|leave|paint|colou?r|dye)\s+(?P<rest>.+)$"
+)
+_OUT_OF = re.compile(r"^(?P<x>.+?)\s+(?:be\s+)?(?:made\s+)?(?:out\s+of|of)\s+(?P<y>.+)$")
+_WHOLE_LEAD = re.compile(
+    r"^(?P<x>it|this|everything|the (?:whole |entire )?(?:image|photo|photograph|picture|"
+    r"scene|thing)|the weather|the season|the time|the lighting|the mood|the atmosphere|"
+    r"the style)\s+(?:be\s+|look\s+|appear\s+|seem\s+|into\s+)?(?P<y>.+)$"
+)
+
+
+def _make(s: str, c: _Context) -> _Reading | None:
+    m = _MAKE.match(s)
+    if not m:
+        return None
+    verb, rest = m["verb"], m["rest"]
+    whole = _WHOLE_LEAD.match(rest)
+    if whole:
+        return _change_whole(whole["x"], whole["y"])
+    out_of = _OUT_OF.match(rest)
+    if out_of and " out of " in f" {rest} " or (
+        out_of and classify_complement(out_of["y"], material_first=True).kind == "texture"
+    ):
+        obj = _np(out_of["x"])
+        if obj.text:
+            return _Reading("texture", obj.text, obj.text, locator=obj.locator)
+    split = _suffix_complement(rest, kinds=("color", "texture", "size", "global"))
+    if split is not None:
+        x_text, y_text = split
+        return _change(x_text, y_text)
+    words = rest.split()
+    for i in range(1, len(words)):
+        word = words[i].strip(",.")
+        if words[i - 1] in lx.DETERMINERS or words[i - 1] in ("'s",):
+            continue
+        if word in ("be", "look", "appear", "seem") and i + 1 < len(words):
+            y = " ".join(words[i + 1:])
+            return _change(" ".join(words[:i]), y)
+        if classify_complement(word).kind == "action" and word not in lx.COLORS:
+            obj = _np(" ".join(words[:i]))
+            if obj.text:
+                return _Reading("action", obj.text, obj.text, locator=obj.locator)
+    for i in range(2, len(words)):
+        if words[i] in ("a", "an") and words[i - 1] not in lx.DETERMINERS | {"of", "with"}:
+            return _change(" ".join(words[:i]), " ".join(words[i:]))
+    if verb in ("make", "turn", "render", "get"):
+        obj = _np(rest)
+        return _Reading("other", obj.text, obj.text, locator=obj.locator,
+                        flags=["low_confidence"])
+    return None
+
+
+def _suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | None:
+    """Split "the bowl on the top of the red bowl yellow" at the longest tail that is a
+    pure complement of one of `kinds` ("yellow")."""
+    words = rest.split()
+    best = None
+    for k in range(len(words) - 1, 0, -1):
+        tail = " ".join(words[k:])
+        comp = classify_complement(tail)
+        if comp.kind not in kinds:
+            if best is not None and comp.kind == "noun":
+                break
+            continue
+        if words[k - 1] in lx.DETERMINERS:
+            continue
+        best = (" ".join(words[:k]), tail)
+    return best
+
+
+_BE = _t(
+    r"^(?:let\s+|have\s+|make\s+|keep\s+)?(?P<x>.+?)\s+(?:(?:should|must|shall|needs? to|has to|"
+    r"have to|will|would|can|could|is to|are to|ought to|got to)\s+)?"
+    r"(?:be|is|are|'s|look|looks|appear|appears|seem|seems|get|gets|become)\s+(?P<y>.+)$"
+)
+_PLACED = re.compile(
+    r"^(?:moved|placed|positioned|located|put|shifted|relocated|set|situated|sitting|"
+    r"standing|lying|hanging|floating|perched|seated)\s+(?P<y>.+)$"
+)
+
+
+def _be(s: str, c: _Context) -> _Reading | None:
+    m = _BE.match(s)
+    if not m:
+        return None
+    x, y = m["x"], m["y"]
+    if x.startswith("there"):
+        return None
+    placed = _PLACED.match(y)
+    if placed:
+        head, relation = split_relation(" ".join(["it", placed["y"]]))
+        if relation is not None:
+            return _move(_np(x), relation, c)
+    return _change(x, y, material_first=y.startswith(("made", "of ")))
+
+
+_GLOBAL_BARE = _t(
+    r"^(?:in the style of|as if (?:it )?(?:was|were) (?:painted|drawn|made|taken) by|"
+    r"as (?:a|an)|like (?:a|an)|in (?:a|an)|in the|at|during|convert to|turn to|"
+    r"apply (?:a|an)?|use (?:a|an)?|give (?:it|the image|the photo|this) (?:a|an)?|"
+    r"add (?:a|an)?)\s+(?P<y>.+?)(?:\s+(?:filter|effect|style|look|aesthetic|tone|vibe))?$"
+)
+
+
+def _global_bare(s: str, c: _Context) -> _Reading | None:
+    m = _GLOBAL_BARE.match(s)
+    if not m:
+        return None
+    comp = classify_complement(m["y"]).kind
+    if comp == "global" or re.search(r"\b(?:filter|effect|style|look|aesthetic|tone)$", s):
+        return _global()
+    return None
+
+
+_WEARING = _t(r"^(?P<x>.+?)\s+(?:wearing|holding|carrying|sporting|wielding|with)\s+(?P<y>.+)$")
+
+
+def _wearing(s: str, c: _Context) -> _Reading | None:
+    m = _WEARING.match(s)
+    return _worn(m["x"], m["y"], c) if m else None
+
+
+#: Templates in the order they are tried; the first that reads the sentence wins.
+_TEMPLATES: tuple[_Template, ...] = (
+    _remove_and_add,
+    _replace,
+    _instead,
+    _passive_replace,
+    _no_more,
+    _passive_remove,
+    _remove,
+    _size_verb,
+    _what_if,
+    _give,
+    _wear,
+    _exist,
+    _color_verb,
+    _cover,
+    _move_template,
+    _add_template,
+    _transform,
+    _become,
+    _make,
+    _global_bare,
+    _be,
+    _wearing,
+)
+
+
+def _parse_sentence(sentence: str, context: _Context) -> _Reading | None:
+    if not sentence:
+        return None
+    for template in _TEMPLATES:
+        reading = template(sentence, context)
+        if reading is not None:
+            return reading
+    return None
+
+
+# ---------------------------------------------------------------- the parser
+
+_DEFAULT_POSITION = {"remove": "none", "add": "none", "move": "unchanged"}
+
+
+class RulesParser:
+    """Offline, deterministic parser: a grammar of editing language, no model weights.
+
+    `max_chars` caps how much of an instruction is read: longer input is not an editing
+    instruction this grammar can trust, so it gives `edit_type="other"` flagged
+    `truncated` and `low_confidence`.
+    """
+
+    parser_id = "rules"
+
+    def __init__(self, max_chars: int = MAX_CHARS) -> None:
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+        self.max_chars = max_chars
+
+    def parse(self, instruction: str) -> EditSpec:
+        """Parse one instruction; empty or whitespace-only input raises `ValueError`."""
+        text = check_instruction(instruction)
+        if len(text) > self.max_chars:
+            return self._spec(_Reading("other", flags=["truncated", "low_confidence"]),
+                              instruction, {})
+        if len(_LETTER.findall(text.lower())) < 0.5 * len(text.replace(" ", "")):
+            return self._spec(_Reading("other", flags=["low_confidence"]), instruction, {})
+        originals = _original_case(text)
+        proper = frozenset(
+            w.lower().strip(",.!?;:") for w in text.split()[1:] if w[:1].isupper()
+        )
+        context = _Context(proper_words=proper)
+        reading = None
+        for sentence in _SENTENCE_SPLIT.split(text):
+            reading = _parse_sentence(_normalise(sentence), context)
+            if reading is not None:
+                break
+        if reading is None:
+            reading = _Reading("other", flags=["low_confidence"])
+        return self._spec(reading, instruction, originals)
+
+    def _spec(self, reading: _Reading, instruction: str, originals: dict[str, str]) -> EditSpec:
+        flags = list(reading.flags)
+        for value in (reading.source, reading.target, reading.reference):
+            if value is not None and value != WHOLE_IMAGE and is_pronoun(value):
+                flags.append("unresolved_pronoun")
+        if reading.edit_type == "add":
+            reading.source = None
+        if reading.edit_type == "remove":
+            reading.target = None
+        position = reading.position or _DEFAULT_POSITION.get(reading.edit_type, "unchanged")
+        return EditSpec(
+            edit_type=reading.edit_type,
+            source_object=_restore(reading.source, originals),
+            target_object=_restore(reading.target, originals),
+            reference_object=_restore(reading.reference, originals),
+            size_change=reading.size,
+            position_change=position,
+            source_locator=_restore(reading.locator, originals),
+            instruction=instruction,
+            parser=self.parser_id,
+            flags=tuple(flags),
+        )
+
+
+def _original_case(text: str) -> dict[str, str]:
+    """Lower-case word -> its spelling in the instruction ("t-shirt" -> "T-shirt")."""
+    mapping: dict[str, str] = {}
+    for word in text.translate(_QUOTES).split():
+        clean = word.strip(".,!?;:\"()")
+        if clean and clean.lower() != clean:
+            mapping.setdefault(clean.lower(), clean)
+    return mapping
+
+
+def _restore(phrase: str | None, originals: dict[str, str]) -> str | None:
+    if phrase is None or phrase == WHOLE_IMAGE or not originals:
+        return phrase
+    return " ".join(originals.get(w, w) for w in phrase.split())
+
+
+__all__ = ["MAX_CHARS", "RulesParser"]
