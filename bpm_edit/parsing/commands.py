@@ -23,7 +23,8 @@ holds one line per distinct instruction. A FILE holding another parser's results
 refused; choose another --out.
 
 --cache PATH keeps the same kind of file as a cache shared across runs (for example
-across several --out files); without it, --out is the cache.
+across several --out files); without it, --out is the cache. With both, the new
+results go to --out when the run ends.
 """
 
 
@@ -52,6 +53,10 @@ def _add_parser_options(command: argparse.ArgumentParser) -> None:
         "--retries", type=int, help="openai: retries after a transport failure (default 2)"
     )
     group.add_argument(
+        "--concurrency", type=int,
+        help="openai: requests in flight at once when parsing a file (default 1)",
+    )
+    group.add_argument(
         "--fallback-on-error", action="store_true",
         help="openai: when the endpoint fails, use the rules parser (flagged "
         "parser_fallback) instead of stopping",
@@ -76,6 +81,7 @@ _OPTION_TARGETS: dict[str, dict[str, str]] = {
         "api_key_env": "api_key_env",
         "timeout": "timeout",
         "retries": "retries",
+        "concurrency": "concurrency",
     },
 }
 
@@ -85,7 +91,8 @@ def parser_from_args(args: argparse.Namespace) -> InstructionParser:
     name = args.parser
     targets = _OPTION_TARGETS.get(name, {})
     options: dict[str, Any] = {}
-    for attr in ("model", "base_url", "api_key_env", "timeout", "retries", "device", "dtype"):
+    for attr in ("model", "base_url", "api_key_env", "timeout", "retries", "concurrency",
+                 "device", "dtype"):
         value = getattr(args, attr)
         if value is None:
             continue
@@ -189,7 +196,12 @@ def _run_eval_parser(args: argparse.Namespace) -> int:
     if not Path(args.cases).is_file():
         raise FileNotFoundError(f"cases file not found: {args.cases}")
     cases = load_cases(args.cases)
-    report = evaluate_parser(parser_from_args(args), cases)
+    parser = parser_from_args(args)
+    if args.parser != "rules" and cases:
+        # An LLM parser that cannot run at all (endpoint down) stops here with its error,
+        # rather than scoring every case as failed.
+        parser.parse(cases[0].instruction)
+    report = evaluate_parser(parser, cases)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

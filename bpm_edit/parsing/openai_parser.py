@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bpm_edit.parsing.base import InstructionParser, check_instruction
@@ -84,7 +86,12 @@ class OpenAIParser:
     is retried once, then replaced by the rules parser's reading flagged
     `parser_fallback` (`fallback=False` raises instead). `fallback_on_error=True` also
     falls back, with the flag and a logged warning, when the endpoint fails.
+    `concurrency` requests are sent at once when many instructions are parsed (servers
+    such as vLLM batch them).
     """
+
+    #: Seconds before the first retry of a transport failure; doubled for each next one.
+    RETRY_BACKOFF_S = 0.5
 
     def __init__(
         self,
@@ -97,6 +104,7 @@ class OpenAIParser:
         fallback_on_error: bool = False,
         max_tokens: int = 256,
         response_format: str = "json_schema",
+        concurrency: int = 1,
     ) -> None:
         if not model or not model.strip():
             raise ValueError("OpenAIParser needs a model name (the name the endpoint serves)")
@@ -104,6 +112,8 @@ class OpenAIParser:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if response_format not in RESPONSE_FORMATS:
             raise ValueError(
                 f"response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}"
@@ -116,7 +126,9 @@ class OpenAIParser:
         self.fallback = fallback
         self.fallback_on_error = fallback_on_error
         self.max_tokens = max_tokens
+        self.concurrency = concurrency
         self._format_level = RESPONSE_FORMATS.index(response_format)
+        self._format_lock = threading.Lock()
         self._rules: InstructionParser | None = None
         self.parser_id = f"openai:{model}@{self.url}|prompt={PROMPT_VERSION}"
 
@@ -127,24 +139,30 @@ class OpenAIParser:
         return self.parse_batch([instruction])[0]
 
     def parse_batch(self, instructions: Sequence[str]) -> list[EditSpec]:
-        """Several instructions, one request each (sent one after another)."""
+        """Several instructions, one request each, up to `concurrency` in flight at once."""
         texts = [check_instruction(text) for text in instructions]
-        specs = []
-        for text in texts:
-            try:
-                specs.extend(
-                    answer_with_retry(
-                        [text], self._ask, self.parser_id, self.fallback, self._rules_parser
-                    )
-                )
-            except LLMEndpointError as err:
-                if not self.fallback_on_error:
-                    raise
-                logger.warning("%s; using the rules parser's reading", err)
-                specs.append(rules_fallback(self._rules_parser(), text, self.parser_id))
-        return specs
+        if self.concurrency == 1 or len(texts) == 1:
+            return [self._parse_one(text) for text in texts]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(texts))) as pool:
+            return list(pool.map(self._parse_one, texts))
 
     # -- internals ----------------------------------------------------------------------
+
+    def _parse_one(self, text: str) -> EditSpec:
+        try:
+            return answer_with_retry(
+                [text], self._ask, self.parser_id, self.fallback, self._rules_parser
+            )[0]
+        except LLMEndpointError as err:
+            if not self.fallback_on_error:
+                raise
+            logger.warning("%s; using the rules parser's reading", err)
+            return rules_fallback(self._rules_parser(), text, self.parser_id)
+
+    @property
+    def batch_size(self) -> int:
+        """How many instructions `parse_many` hands over at once."""
+        return self.concurrency
 
     def _rules_parser(self) -> InstructionParser:
         if self._rules is None:
@@ -165,7 +183,8 @@ class OpenAIParser:
                 "temperature": 0,
                 "max_tokens": self.max_tokens,
             }
-            response_format = _response_format(RESPONSE_FORMATS[self._format_level])
+            level = self._format_level
+            response_format = _response_format(RESPONSE_FORMATS[level])
             if response_format is not None:
                 body["response_format"] = response_format
             try:
@@ -175,9 +194,10 @@ class OpenAIParser:
                     logger.info(
                         "%s rejected response_format %s (HTTP %d); trying %s",
                         self.url, response_format["type"], err.status,
-                        RESPONSE_FORMATS[self._format_level + 1],
+                        RESPONSE_FORMATS[level + 1],
                     )
-                    self._format_level += 1
+                    with self._format_lock:  # concurrent requests may all step down
+                        self._format_level = max(self._format_level, level + 1)
                     continue
                 raise LLMEndpointError(
                     f"chat endpoint {self.url} answered HTTP {err.status}: {err.body[:300]}"
@@ -215,7 +235,7 @@ class OpenAIParser:
             except OSError as err:
                 problem = f"could not be reached ({err})"
             if attempt + 1 < attempts:
-                delay = 0.5 * 2**attempt
+                delay = self.RETRY_BACKOFF_S * 2**attempt
                 logger.info("chat endpoint %s %s; retrying in %.1f s", self.url, problem, delay)
                 time.sleep(delay)
         tries = "once" if attempts == 1 else f"{attempts} times"
