@@ -1,0 +1,342 @@
+"""Grounding DINO detectors: the transformers-5 BERT adapter, post-processing, both backends."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bpm_edit.detection import Detections, Detector
+from bpm_edit.grounding_dino import (
+    BERT_BASE_VOCAB_SIZE,
+    HFGroundingDinoDetector,
+    bert_tokenizer,
+    build_grounding_dino,
+    caption_for,
+    grounded_detections,
+    phrase_token_mask,
+    wordpiece_vocab,
+)
+
+
+@pytest.fixture(scope="module")
+def images() -> list[Image.Image]:
+    rng = np.random.default_rng(7)
+    wide = Image.fromarray(rng.integers(0, 256, (100, 150, 3), dtype=np.uint8))
+    tall = Image.fromarray(rng.integers(0, 256, (120, 80, 3), dtype=np.uint8)).convert("L")
+    return [wide, tall]
+
+
+def assert_well_formed(result: Detections, image: Image.Image) -> None:
+    assert result.boxes.ndim == 2 and result.boxes.shape[1] == 4
+    assert result.scores.shape == (result.boxes.shape[0],)
+    assert np.all(np.diff(result.scores) <= 0), "scores must be sorted, descending"
+    width, height = image.size
+    assert np.all(result.boxes[:, 0::2] >= 0) and np.all(result.boxes[:, 0::2] <= width)
+    assert np.all(result.boxes[:, 1::2] >= 0) and np.all(result.boxes[:, 1::2] <= height)
+    assert np.all(result.boxes[:, 2:] >= result.boxes[:, :2])
+
+
+# ---------------------------------------------------------------- the BERT adapter
+
+
+def old_extended_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """transformers 4's `ModuleUtilsMixin.get_extended_attention_mask` for an encoder."""
+    extended = mask[:, None, :, :] if mask.dim() == 3 else mask[:, None, None, :]
+    extended = extended.to(dtype=dtype)
+    return (1.0 - extended) * torch.finfo(dtype).min
+
+
+def reference_bert(bert, input_ids, mask, position_ids, token_type_ids) -> torch.Tensor:
+    """BERT's encoder written out by hand (eager attention), with the old additive mask."""
+    cfg = bert.config
+    emb = bert.embeddings
+    x = emb.word_embeddings(input_ids) + emb.token_type_embeddings(token_type_ids)
+    x = emb.LayerNorm(x + emb.position_embeddings(position_ids))
+    additive = old_extended_mask(mask, x.dtype)
+    heads, size = cfg.num_attention_heads, cfg.hidden_size // cfg.num_attention_heads
+    batch, tokens, _ = x.shape
+    for layer in bert.encoder.layer:
+        attn = layer.attention
+
+        def split(t):
+            return t.view(batch, tokens, heads, size).transpose(1, 2)
+
+        q, k, v = (split(f(x)) for f in (attn.self.query, attn.self.key, attn.self.value))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(size) + additive
+        context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(batch, tokens, -1)
+        x = attn.output.LayerNorm(attn.output.dense(context) + x)
+        hidden = torch.nn.functional.gelu(layer.intermediate.dense(x))
+        x = layer.output.LayerNorm(layer.output.dense(hidden) + x)
+    return x
+
+
+@pytest.fixture(scope="module")
+def tiny_bert():
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(3)
+    config = BertConfig(
+        vocab_size=len(wordpiece_vocab()), hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=48, max_position_embeddings=64,
+    )  # fmt: skip
+    return BertModel(config).eval()
+
+
+def test_extended_attention_mask_is_transformers4_maths():
+    from bpm_edit.grounding_dino_py import extended_attention_mask
+
+    padding = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    low = torch.finfo(torch.float32).min
+    got = extended_attention_mask(padding, torch.float32)
+    assert got.shape == (2, 1, 1, 4)
+    expected = torch.tensor([[0, 0, 0, low], [0, 0, low, low]], dtype=torch.float32)
+    assert torch.equal(got[:, 0, 0], expected)
+    phrases = torch.tensor([[[1, 0, 0], [0, 1, 1], [0, 1, 1]]], dtype=torch.bool)
+    got3 = extended_attention_mask(phrases, torch.float16)
+    assert got3.shape == (1, 1, 3, 3) and got3.dtype == torch.float16
+    assert torch.equal(got3, old_extended_mask(phrases, torch.float16))
+    assert got3[0, 0, 0, 1] == torch.finfo(torch.float16).min and got3[0, 0, 1, 2] == 0
+    with pytest.raises(ValueError, match="attention_mask"):
+        extended_attention_mask(torch.ones(1, 1, 2, 2), torch.float32)
+
+
+def test_adapter_matches_old_warper_maths_with_phrase_mask(tiny_bert):
+    """Grounding DINO feeds BERT a 3-D mask (tokens attend within their phrase only) and
+    per-phrase position ids, built by the package's own helper."""
+    from groundingdino.models.GroundingDINO.bertwarper import (
+        generate_masks_with_special_tokens_and_transfer_map,
+    )
+
+    from bpm_edit.grounding_dino_py import BertTextEncoder
+
+    tokenizer = bert_tokenizer(wordpiece_vocab())
+    tokenized = tokenizer(["a red cat. the dog.", "a hat."], padding="longest", return_tensors="pt")
+    separators = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]", ".", "?"])
+    mask3d, position_ids, _ = generate_masks_with_special_tokens_and_transfer_map(
+        tokenized, separators, tokenizer
+    )
+    assert not mask3d[0].all(), "the phrase mask must actually mask something"
+    encoder = BertTextEncoder(tiny_bert).eval()
+    with torch.no_grad():
+        ours = encoder(
+            input_ids=tokenized["input_ids"],
+            attention_mask=mask3d,
+            token_type_ids=tokenized["token_type_ids"],
+            position_ids=position_ids,
+        )["last_hidden_state"]
+        reference = reference_bert(
+            tiny_bert, tokenized["input_ids"], mask3d, position_ids, tokenized["token_type_ids"]
+        )
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-5)
+
+
+def test_adapter_matches_bert_with_padding_mask(tiny_bert):
+    from bpm_edit.grounding_dino_py import BertTextEncoder
+
+    ids = torch.tensor([[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]])
+    padding = (ids != 0).long()
+    encoder = BertTextEncoder(tiny_bert).eval()
+    with torch.no_grad():
+        ours = encoder(input_ids=ids, attention_mask=padding)
+        reference = reference_bert(tiny_bert, ids, padding, torch.arange(6)[None], ids * 0)
+        modern = tiny_bert(input_ids=ids, attention_mask=padding)
+    torch.testing.assert_close(ours.last_hidden_state, reference, rtol=0, atol=1e-5)
+    torch.testing.assert_close(ours.last_hidden_state, modern.last_hidden_state, rtol=0, atol=1e-5)
+    torch.testing.assert_close(ours.pooler_output, modern.pooler_output, rtol=0, atol=1e-5)
+
+
+def test_adapter_keeps_the_warper_parameter_names(tiny_bert):
+    from bpm_edit.grounding_dino_py import BertTextEncoder
+
+    assert set(BertTextEncoder(tiny_bert).state_dict()) == set(tiny_bert.state_dict())
+    assert any(k.startswith("embeddings.word_embeddings") for k in tiny_bert.state_dict())
+
+
+# ---------------------------------------------------------------- captions and post-processing
+
+
+def test_caption_is_lower_cased_and_ended_with_a_dot():
+    assert caption_for("  A Red Cat ") == "a red cat."
+    assert caption_for("dog.") == "dog."
+    with pytest.raises(ValueError, match="non-empty"):
+        caption_for("  ")
+
+
+def test_phrase_token_mask_excludes_separators_and_padding():
+    ids = torch.tensor([101, 7, 8, 9, 102, 0])  # [CLS] a cat . [SEP] [PAD]
+    mask = phrase_token_mask(ids, separator_ids=[101, 102, 0, 9], width=8)
+    assert mask.tolist() == [False, True, True, False, False, False, False, False]
+
+
+def test_grounded_detections_thresholds_boxes_and_order():
+    # tokens: [CLS] a cat . [SEP] (then padding up to 6)
+    phrase = torch.tensor([False, True, True, False, False, False])
+    probs = torch.tensor(
+        [
+            [0.0, 0.10, 0.50, 0.0, 0.0, 0.0],  # kept, score 0.5
+            [0.0, 0.20, 0.30, 0.0, 0.0, 0.0],  # box threshold is strict: 0.30 is not > 0.3
+            [0.9, 0.20, 0.25, 0.0, 0.0, 0.0],  # max on [CLS]; phrase best 0.25 not > 0.25
+            [0.0, 0.80, 0.26, 0.0, 0.0, 0.0],  # kept, score 0.8
+            [0.0, 0.00, 0.00, 0.7, 0.0, 0.0],  # only the "." fires: no phrase token
+            [0.95, 0.0, 0.26, 0.0, 0.0, 0.0],  # kept, score 0.95 (max over all tokens)
+        ]
+    )
+    boxes = torch.tensor(
+        [
+            [0.5, 0.5, 0.2, 0.4],
+            [0.5, 0.5, 0.2, 0.2],
+            [0.5, 0.5, 0.2, 0.2],
+            [0.25, 0.75, 0.5, 0.5],
+            [0.5, 0.5, 0.2, 0.2],
+            [0.95, 0.05, 0.3, 0.3],  # sticks out of the top-right corner: clipped
+        ]
+    )
+    result = grounded_detections(probs, boxes, phrase, image_size=(200, 100))
+    np.testing.assert_allclose(result.scores, [0.95, 0.8, 0.5], rtol=0, atol=1e-7)
+    expected = [[160.0, 0.0, 200.0, 20.0], [0.0, 50.0, 100.0, 100.0], [80.0, 30.0, 120.0, 70.0]]
+    np.testing.assert_allclose(result.boxes, expected, rtol=0, atol=1e-4)
+    assert result.boxes.dtype == np.float32 and result.scores.dtype == np.float32
+
+    looser = grounded_detections(probs, boxes, phrase, (200, 100), 0.29, 0.2)
+    np.testing.assert_allclose(looser.scores, [0.95, 0.9, 0.8, 0.5, 0.3], rtol=0, atol=1e-7)
+    nothing = grounded_detections(probs, boxes, phrase, (200, 100), 0.99, 0.25)
+    assert nothing.boxes.shape == (0, 4) and nothing.scores.shape == (0,)
+
+
+def test_wordpiece_vocab_is_deterministic_with_bert_special_ids():
+    full = wordpiece_vocab(BERT_BASE_VOCAB_SIZE)
+    assert len(full) == BERT_BASE_VOCAB_SIZE
+    assert sorted(full.values()) == list(range(BERT_BASE_VOCAB_SIZE))
+    assert [full[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [
+        0,
+        100,
+        101,
+        102,
+        103,
+    ]
+    assert full == wordpiece_vocab(BERT_BASE_VOCAB_SIZE)
+    tiny = wordpiece_vocab()
+    assert sorted(tiny.values()) == list(range(len(tiny)))
+    tokens = bert_tokenizer(tiny).tokenize("A cat. Zebra")
+    assert tokens == ["a", "cat", ".", "z", "##e", "##b", "##r", "##a"]
+    with pytest.raises(ValueError, match="size"):
+        wordpiece_vocab(10)
+
+
+# ---------------------------------------------------------------- transformers backend
+
+
+@pytest.fixture(scope="module")
+def hf_tiny() -> HFGroundingDinoDetector:
+    return build_grounding_dino("transformers", "tiny")
+
+
+def test_hf_tiny_detects_each_pair_in_order(hf_tiny, images):
+    assert isinstance(hf_tiny, Detector)
+    pair_images = [images[0], images[0], images[1], images[1]]
+    phrases = ["a cat", "the dog", "a cat", "the dog"]
+    results = hf_tiny.detect(pair_images, phrases)
+    assert len(results) == 4
+    for result, image in zip(results, pair_images, strict=True):
+        assert_well_formed(result, image)
+    assert sum(len(r.scores) for r in results) > 0, "the tiny model should find something"
+    # the same pairs in reverse order give the same detections in reverse order
+    reverse = hf_tiny.detect(pair_images[::-1], phrases[::-1])
+    for a, b in zip(results, reverse[::-1], strict=True):
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_hf_tiny_is_seeded(hf_tiny, images):
+    again = build_grounding_dino("transformers", "tiny")
+    a = hf_tiny.detect(images[:1], ["cat"])[0]
+    b = again.detect(images[:1], ["cat"])[0]
+    assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+
+
+def test_hf_save_and_load_through_default_variant(hf_tiny, images, tmp_path):
+    hf_tiny.model.save_pretrained(tmp_path)
+    hf_tiny.processor.save_pretrained(tmp_path)
+    loaded = build_grounding_dino("transformers", "default", weights=tmp_path)
+    phrases = ["a cat", "dog"]
+    for a, b in zip(hf_tiny.detect(images, phrases), loaded.detect(images, phrases), strict=True):
+        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+
+
+def test_hf_default_needs_weights(tmp_path, images, hf_tiny):
+    with pytest.raises(ValueError, match="needs weights"):
+        build_grounding_dino("transformers", "default")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        build_grounding_dino("transformers", "default", weights=tmp_path / "missing")
+    with pytest.raises(ValueError, match="backend"):
+        build_grounding_dino("detectron", "tiny")
+    with pytest.raises(ValueError, match="variant"):
+        build_grounding_dino("transformers", "huge")
+    with pytest.raises(ValueError, match="box_threshold"):
+        build_grounding_dino("transformers", "tiny", box_threshold=1.5)
+    with pytest.raises(ValueError, match="2 images and 1 phrases"):
+        hf_tiny.detect(images, ["cat"])
+
+
+# ---------------------------------------------------------------- groundingdino-py backend
+
+
+@pytest.fixture(scope="module")
+def py_tiny():
+    return build_grounding_dino("groundingdino-py", "tiny")
+
+
+def test_groundingdino_py_tiny_detects_each_pair_in_order(py_tiny, images):
+    assert isinstance(py_tiny, Detector)
+    pair_images = [images[0], images[0], images[1], images[1]]
+    phrases = ["a cat", "the dog", "a cat", "the dog"]
+    results = py_tiny.detect(pair_images, phrases)
+    assert len(results) == 4
+    for result, image in zip(results, pair_images, strict=True):
+        assert_well_formed(result, image)
+    assert sum(len(r.scores) for r in results) > 0, "the tiny model should find something"
+    # one pair per forward: a pair's result does not depend on the others
+    alone = py_tiny.detect([images[1]], ["the dog"])[0]
+    assert np.array_equal(alone.boxes, results[3].boxes)
+    assert np.array_equal(alone.scores, results[3].scores)
+
+
+def test_groundingdino_py_checkpoint_loads_through_default_path(py_tiny, images, tmp_path):
+    from bpm_edit.grounding_dino_py import CHECKPOINT_NAME, build_groundingdino_py_detector
+
+    state = {"module." + k: v for k, v in py_tiny.model.state_dict().items()}
+    state["module.bert.embeddings.position_ids"] = torch.arange(256)[None]  # as old checkpoints
+    path = tmp_path / CHECKPOINT_NAME
+    torch.save({"model": state}, path)
+    tokenizer_dir = tmp_path / "tokenizer"
+    py_tiny.model.tokenizer.save_pretrained(tokenizer_dir)
+    loaded = build_groundingdino_py_detector(
+        "default", path, "cpu", None, 0.3, 0.25, tokenizer=tokenizer_dir, architecture="tiny"
+    )
+    phrases = ["a cat", "dog"]
+    for a, b in zip(py_tiny.detect(images, phrases), loaded.detect(images, phrases), strict=True):
+        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+
+    del state["module.feat_map.weight"]
+    torch.save({"model": state}, path)
+    with pytest.raises(ValueError, match="missing keys.*feat_map.weight"):
+        build_groundingdino_py_detector(
+            "default", path, "cpu", None, 0.3, 0.25, tokenizer=tokenizer_dir, architecture="tiny"
+        )
+
+
+def test_groundingdino_py_default_errors(tmp_path):
+    with pytest.raises(ValueError, match="groundingdino_swint_ogc.pth"):
+        build_grounding_dino("groundingdino-py", "default")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        build_grounding_dino("groundingdino-py", "default", weights=tmp_path / "none.pth")
+    checkpoint = tmp_path / "groundingdino_swint_ogc.pth"
+    torch.save({"model": {}}, checkpoint)
+    with pytest.raises(FileNotFoundError, match="bert-base-uncased tokenizer"):
+        build_grounding_dino(
+            "groundingdino-py", "default", weights=checkpoint, tokenizer=tmp_path / "no-tok"
+        )
