@@ -1,1 +1,2 @@
-"""Evaluation harness: datasets, baseline metrics, alignment and ground-truth protocols, batch runs, reports."""
+"""Evaluation harness: datasets, baseline metrics, alignment and ground-truth protocols,
+batch runs and reports."""
