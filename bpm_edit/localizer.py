@@ -8,6 +8,11 @@ and the crop box. `localize_many` does the same for many pairs, with one detecto
 for all (image, phrase) queries and one SAM call per distinct image (an original shared
 by several edited images is embedded once).
 
+A positional `spec.source_locator` ("the cat on the left") keeps the one instance it
+points at (`select_by_locator`), in the original and, when the object does not move,
+in the edited image; a locator without a positional word is flagged
+"source_locator_ignored" when it would have mattered (several instances).
+
 Detections are post-processed here, whatever the detector did: scores above
 `box_threshold` (strictly, as Grounding DINO's `predict`), boxes clipped to the image,
 empty boxes dropped, sorted by descending score (stable), greedy NMS (a box is dropped
@@ -206,22 +211,68 @@ def _regions(spec: EditSpec, keys: dict, queries: dict, images: dict, found: dic
     """Assemble one pair's `Regions` from the shared query results."""
     original = images[keys["original"]]
     height, width = original.height, original.width
+    flags: list[str] = []
 
     def region(role: str, phrase: str | None) -> ObjectRegion:
         if role not in queries:
             return ObjectRegion.empty(phrase, height, width)
         image_role, query_phrase = queries[role]
         boxes, scores, masks = found[(keys[image_role], detection_phrase(query_phrase))]
-        return ObjectRegion(phrase, boxes, scores, masks)
+        found_region = ObjectRegion(phrase, boxes, scores, masks)
+        if spec.source_locator is None or len(boxes) < 2:
+            return found_region
+        moves = spec.edit_type in ("add", "move") or spec.position_change != "unchanged"
+        if role == "target" and moves:
+            return found_region  # the edited object may have moved: the locator says nothing
+        picked = select_by_locator(found_region, spec.source_locator, width, height)
+        if picked is None:
+            flags.append("source_locator_ignored")
+            return found_region
+        return picked
 
+    source = region("source", spec.source_object)
+    target = region("target", spec.target_object)
     reference = region("reference", spec.reference_object) if "reference" in queries else None
-    return Regions.build(
-        spec,
-        region("source", spec.source_object),
-        region("target", spec.target_object),
-        reference,
-        (height, width),
-    )
+    return Regions.build(spec, source, target, reference, (height, width), tuple(flags))
+
+
+#: Locator words -> the direction (x, y) in which the wanted instance lies.
+_LOCATOR_DIRECTIONS = {
+    "left": (-1, 0),
+    "leftmost": (-1, 0),
+    "right": (1, 0),
+    "rightmost": (1, 0),
+    "top": (0, -1),
+    "upper": (0, -1),
+    "bottom": (0, 1),
+    "lower": (0, 1),
+}
+_LOCATOR_CENTRE = ("middle", "center", "centre", "central")
+
+
+def select_by_locator(
+    region: ObjectRegion, locator: str, width: int, height: int
+) -> ObjectRegion | None:
+    """The one instance of `region` a positional locator points at, or None when the
+    locator has no positional word (e.g. "on the table": nothing is selected).
+
+    "left"/"right"/"top"/"bottom" (and combinations such as "top left") pick the
+    instance whose box centre lies furthest that way (centres normalised by the image
+    size); "middle"/"center" the one nearest the image centre. Ties go to the higher
+    score (instances are sorted by score).
+    """
+    words = re.findall(r"[a-z]+", locator.lower())
+    centres = (region.boxes[:, :2] + region.boxes[:, 2:]) / 2 / np.array([width, height])
+    dx = sum(_LOCATOR_DIRECTIONS[w][0] for w in words if w in _LOCATOR_DIRECTIONS)
+    dy = sum(_LOCATOR_DIRECTIONS[w][1] for w in words if w in _LOCATOR_DIRECTIONS)
+    if dx or dy:
+        index = int(np.argmax(centres @ np.array([dx, dy], np.float64)))
+    elif any(w in _LOCATOR_CENTRE for w in words):
+        index = int(np.argmin(np.linalg.norm(centres - 0.5, axis=1)))
+    else:
+        return None
+    keep = slice(index, index + 1)
+    return ObjectRegion(region.phrase, region.boxes[keep], region.scores[keep], region.masks[keep])
 
 
 def _queries(spec: EditSpec) -> dict[str, tuple[str, str]]:

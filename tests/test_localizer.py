@@ -83,6 +83,7 @@ TABLE = {
     (BLUE, "dog"): ([[0, 0, 20, 20]], [0.7]),
     (RED, "table"): ([[0, 30, 64, 48]], [0.6]),
     (GREEN, "bird"): ([[20, 2, 30, 12]], [0.95]),
+    (GREEN, "black cat"): ([[41, 6, 61, 26], [11, 11, 31, 31]], [0.6, 0.4]),
 }
 
 
@@ -259,3 +260,32 @@ def test_localize_many_equals_localize_and_shares_work(tiny_sam):
     )
     assert [len(call) for call in chunked.calls] == [2, 2, 1]
     assert [r.summary() for r in again] == [r.summary() for r in together]
+
+
+@pytest.mark.parametrize(
+    ("locator", "source_box", "target_box"),
+    [
+        ("on the left", [10, 10, 30, 30], [11, 11, 31, 31]),
+        ("on the right", [40, 5, 60, 25], [41, 6, 61, 26]),
+        ("at the top", [40, 5, 60, 25], [41, 6, 61, 26]),
+        ("in the bottom left corner", [10, 10, 30, 30], [11, 11, 31, 31]),
+    ],
+)
+def test_positional_locator_picks_one_instance(locator, source_box, target_box):
+    spec = EditSpec("color", "cat", "black cat", source_locator=locator)
+    regions = Localizer(FakeDetector(TABLE), BoxSegmenter()).localize(ORIGINAL, EDITED, spec)
+    np.testing.assert_array_equal(regions.source.boxes, [source_box])
+    np.testing.assert_array_equal(regions.target.boxes, [target_box])
+    np.testing.assert_array_equal(regions.mask_origin, box_mask(source_box))
+    assert regions.flags == ()
+
+
+def test_locator_is_not_applied_to_a_moved_target_and_unknown_locators_are_flagged():
+    moved = EditSpec("move", "cat", "black cat", position_change="right", source_locator="left")
+    regions = Localizer(FakeDetector(TABLE), BoxSegmenter()).localize(ORIGINAL, EDITED, moved)
+    np.testing.assert_array_equal(regions.source.boxes, [[10, 10, 30, 30]])
+    assert len(regions.target.boxes) == 2
+    other = EditSpec("color", "cat", "black cat", source_locator="on the sofa")
+    regions = Localizer(FakeDetector(TABLE), BoxSegmenter()).localize(ORIGINAL, EDITED, other)
+    assert len(regions.source.boxes) == 2 and len(regions.target.boxes) == 2
+    assert regions.flags == ("source_locator_ignored",)
