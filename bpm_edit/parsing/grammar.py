@@ -129,11 +129,11 @@ def read_noun_phrase(text: str | None, keep_clauses: bool = False) -> NounPhrase
         tokens.append(clean)
         if word.endswith(",") and i + 1 < len(raw) and not keep_clauses:
             break
+    tokens = _drop_leading(tokens)
     for i in range(1, len(tokens)):
         if _is_participle(tokens, i):
             tokens = tokens[:i]
             break
-    tokens = _drop_leading(tokens)
     # Property words: "colour of the bear" -> "bear"; "the tiger's fur colour" -> "tiger's fur".
     if len(tokens) > 2 and tokens[0] in lx.PROPERTY_NOUNS and tokens[1] == "of":
         tokens = _drop_leading(tokens[2:])
@@ -285,9 +285,19 @@ class Complement:
 _MATERIAL_LEAD = re.compile(r"^(?:be\s+)?(?:made\s+)?(?:out\s+)?of\s+|^made\s+(?:out\s+)?of\s+")
 
 
+_COMPLEMENT_LEAD = re.compile(
+    r"^(?:be\s+|(?:(?:like|as if|as though)\s+)?(?:it|they)\s+(?:is|are|was|were|'s|'re)\s+|"
+    r"(?:resemble|resembles|look like|looks like|be like|appear like)\s+|"
+    r"(?:painted|colou?red|dyed|tinted|sprayed|stained)\s+(?:in\s+|with\s+)?)"
+)
+
+
 def classify_complement(text: str, material_first: bool = False) -> Complement:
     """Classify the "Y" of "make X Y" / "turn X into Y" / "X should be Y"."""
     text = text.strip(" " + _PUNCT)
+    previous = None
+    while previous != text:
+        previous, text = text, _COMPLEMENT_LEAD.sub("", text)
     if _MATERIAL_LEAD.match(text):
         return Complement("texture")
     relation = relation_at(text)
@@ -296,7 +306,8 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     tokens = tokens_of(text)
     if not tokens:
         return Complement("noun")
-    if tokens[0] in ("be", "become", "look", "looks", "appear", "seem", "turn"):
+    first = tokens[0]
+    if first in ("be", "become", "look", "looks", "appear", "seem", "turn"):
         tokens = tokens[1:] or tokens
     words = [w for w in tokens if w not in lx.DEGREE_WORDS and w not in lx.DETERMINERS]
     if "than" in tokens:
@@ -307,8 +318,12 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     material_only = all(
         w in lx.MATERIALS or w in lx.COLORS or w in lx.MATERIAL_FILLERS for w in words
     )
+    material_only = material_only and (words[-1] in lx.MATERIALS or words[-1] in (
+        "material", "texture", "textured", "finish"))
     if material_first and has_material and material_only:
         return Complement("texture")
+    if len(tokens) == 2 and tokens[0] in ("a", "an") and tokens[1] in lx.COLOR_NOUNS:
+        return Complement("noun")
     if any(_is_color_word(w) for w in words) and all(
         _is_color_word(w) or w in lx.COLOR_FILLERS for w in words
     ):
@@ -320,7 +335,7 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         return Complement("size", size=sizes[0])
     if action_word(words[0]) and words[0] not in lx.MATERIALS:
         return Complement("action")
-    if any(w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS for w in words) or tokens[0] in (
+    if any(w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS for w in words) or first in (
         "during", "at", "in", "under", "like",
     ):
         return Complement("global")

@@ -40,8 +40,17 @@ MATERIALS = _words(
     chocolate candy origami plush felt tin aluminum aluminium sponge cork rattan linen
     satin suede tweed corduroy jade pearl obsidian wax lava rock rocky slime crochet
     yarn fluffy fuzzy shiny matte glossy rusty rust moss mossy lava gemstone quartz
+    striped checkered plaid spotted dotted polka-dot polka-dotted floral camouflage
+    leopard-print zebra-print tie-dye paisley tartan gingham
     """
 )
+#: Colour words that are also things ("swap the apple for an orange").
+COLOR_NOUNS = _words(
+    "orange lime peach plum salmon coral rose olive cream emerald ruby sapphire pearl amber "
+    "chocolate mint gold silver bronze copper jade ivory"
+)
+#: What something can be "covered in" that changes its surface, not adds an object.
+COVERINGS = _words("snow frost ice moss rust dust mud sand glitter paint soot ash frosting")
 MATERIAL_FILLERS = _words(
     "made out of material materials texture textured finish surface and a an the with"
 )
@@ -70,7 +79,8 @@ GLOBAL_WORDS = _words(
     snowing rainy raining foggy misty sunny cloudy stormy overcast hazy windy thunderstorm
     storm blizzard apocalypse apocalyptic post-apocalyptic dystopian utopian christmas
     halloween easter thanksgiving 1920s 1950s 1960s 1970s 1980s 1990s century era
-    underwater flooded flood burning fire on-fire end world dark darker brighter lighting
+    snow rain fog mist sunshine underwater flooded flood burning fire on-fire end world
+    dark darker brighter lighting
     mood atmosphere weather season
     """
 )
@@ -199,7 +209,7 @@ ING_NOUNS = _words(
     something anything nothing everything evening morning earring railing icing
     stuffing pudding sibling duckling spring sling lightning awning frosting landing
     sibling darling dumpling ceiling drawing filling stocking sibling bedding fencing
-    lighting topping seating carving sailing sing
+    lighting topping seating carving sailing sing setting pudding wedding
     """
 )
 #: Words that end a noun phrase: the start of another clause or an unrelated phrase.

@@ -114,8 +114,14 @@ _WHOLE_IMAGE_PHRASE = re.compile(
 )
 
 
+_IMAGE_HEADS = frozenset({"image", "photo", "photograph", "picture", "pic", "scene", "shot"})
+
+
 def _is_whole_image(phrase: str | None) -> bool:
-    return phrase is not None and _WHOLE_IMAGE_PHRASE.match(phrase.strip()) is not None
+    if phrase is None or not phrase.strip():
+        return False
+    phrase = phrase.strip()
+    return _WHOLE_IMAGE_PHRASE.match(phrase) is not None or phrase.split()[-1] in _IMAGE_HEADS
 
 
 def _pronoun_source(phrase: str | None) -> bool:
@@ -163,8 +169,9 @@ def _change(x_text: str, y_text: str, material_first: bool = False,
     source = _np(x_text)
     if source.text is None:
         return _Reading("other", flags=["low_confidence"])
-    property_match = re.match(r"^(?:the\s+)?(colou?r|hue|shade|texture|material|size)\s+of\b",
-                              x_text) or re.search(r"\b(colou?r|texture|material|size)$", x_text)
+    property_match = re.match(
+        r"^(?:the\s+)?(colou?r|hue|shade|texture|material|size|surface|finish)\s+of\b", x_text
+    ) or re.search(r"\b(colou?r|texture|material|size)$", x_text)
     if source.head in lx.BACKGROUND_WORDS:
         return _Reading("background", source.head, _strip_scene_words(_np(y_text).text)
                         if not _SCENE_LEAD.match(y_text) else _strip_scene_words(y_text))
@@ -172,9 +179,8 @@ def _change(x_text: str, y_text: str, material_first: bool = False,
     kind = complement.kind
     if property_match:
         word = property_match.group(1)
-        kind = {"colour": "color", "hue": "color", "shade": "color", "material": "texture"}.get(
-            word, word
-        )
+        kind = {"colour": "color", "hue": "color", "shade": "color", "material": "texture",
+                "surface": "texture", "finish": "texture"}.get(word, word)
         if kind == "size":
             size = _size_in(y_text)
             return _Reading("size", source.text, source.text, size=size, locator=source.locator)
@@ -192,6 +198,13 @@ def _change(x_text: str, y_text: str, material_first: bool = False,
         return _move(source, complement.relation)
     if kind == "global" and (source.head in ("sky", "weather", "season", "time")):
         return _global()
+    if kind == "global" and all(
+        w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS or w in lx.DEGREE_WORDS
+        for w in tokens_of(y_text)
+    ):
+        if any(w in ("brighter", "darker", "dark", "bright", "lighter") for w in tokens_of(y_text)):
+            return _Reading("color", source.text, source.text, locator=source.locator)
+        return _Reading("texture", source.text, source.text, locator=source.locator)
     target_text, size = _replace_target(re.sub(r"^(?:be|become|look like|resemble)\s+", "",
                                                y_text))
     target = _np(target_text) if target_text else NounPhrase(None)
@@ -298,8 +311,8 @@ def _remove_and_add(s: str, c: _Context) -> _Reading | None:
 
 
 _REPLACE = _t(
-    r"^(?P<verb>replace|swap out|swap|switch out|exchange|trade|substitute|interchange|"
-    r"trade out|change out)\s+(?P<x>.+?)\s+(?P<conn>with|by|for|to|into|and)\s+(?P<y>.+)$"
+    r"^(?P<verb>replace|swap out|swap|switch out|switch|exchange|trade|substitute|interchange|"
+    r"supplant|trade out|change out)\s+(?P<x>.+?)\s+(?P<conn>with|by|for|to|into|and)\s+(?P<y>.+)$"
 )
 _REPLACE_ALONE = _t(r"^(?:replace|swap out|substitute)\s+(?P<x>.+)$")
 
@@ -319,6 +332,22 @@ def _replace(s: str, c: _Context) -> _Reading | None:
     return None
 
 
+_TAKE_PLACE = _t(
+    r"^(?:have\s+|let\s+|make\s+)?(?P<y>.+?)\s+(?:takes?|taking|should take|must take)\s+"
+    r"(?:the\s+)?place\s+of\s+(?P<x>.+)$"
+    r"|^(?:instead of|in place of|rather than)\s+(?P<x2>.+?),\s*(?:\w+\s+)?(?P<y2>.+)$"
+)
+
+
+def _take_place(s: str, c: _Context) -> _Reading | None:
+    m = _TAKE_PLACE.match(s)
+    if not m:
+        return None
+    if m["x"]:
+        return _change(m["x"], m["y"])
+    return _change(m["x2"], m["y2"])
+
+
 _INSTEAD = _t(
     r"^(?:(?:put|place|use|have|add|insert|draw|make|show|include|there should be|"
     r"i want|let there be)\s+)?(?P<y>.+?)\s+(?:instead of|in place of|in lieu of|rather than|"
@@ -330,6 +359,9 @@ def _instead(s: str, c: _Context) -> _Reading | None:
     m = _INSTEAD.match(s)
     if not m or " where " in f" {s} " and not re.search(r"\bwhere\b.*\b(is|are|was|were)\b", s):
         return None
+    if classify_complement(m["x"]).kind in ("color", "texture", "size"):
+        # "make the flowers purple instead of red": the clause only names the old value.
+        return _parse_sentence(s[: m.start("x")].rsplit(" ", 3)[0], c)
     return _change(m["x"], m["y"])
 
 
@@ -342,7 +374,9 @@ _PASSIVE_REPLACE = _t(
 
 def _passive_replace(s: str, c: _Context) -> _Reading | None:
     m = _PASSIVE_REPLACE.match(s)
-    return _change(m["x"], m["y"]) if m else None
+    if not m:
+        return None
+    return _change(re.sub(r"^(?:have|let|get|make)\s+", "", m["x"]), m["y"])
 
 
 _NO_MORE = _t(
@@ -353,6 +387,12 @@ _NO_MORE = _t(
     r"|^(?:(?:ensure|make sure)\s+(?:that\s+)?)?there(?:'s|\s+is|\s+are)\s+no\s+(?P<x2>.+)$"
     r"|^(?:no more|no longer any|without(?:\s+the)?|minus(?:\s+the)?|nothing but|no)\s+(?P<x3>.+)$"
     r"|^(?:have|leave|show|keep)\s+(?:no|none of the)\s+(?P<x4>.+)$"
+    r"|^(?:ensure|make sure|be sure|see to it|check)\s+(?:that\s+)?(?:no|none of the)\s+"
+    r"(?P<x5>.+?)(?:\s+(?:appears?|remains?|is visible|are visible|is present|are present|"
+    r"exists?|can be seen|is left|are left|shows?|is shown|are shown))?$"
+    r"|^(?:(?:the\s+)?(?:image|photo|picture|scene|it)\s+)?(?:should|must|shall|does|do|can|"
+    r"will)\s*(?:not|n't)\s+(?:contain|have|include|show|feature|depict|display)\s+"
+    r"(?:any\s+)?(?P<x6>.+)$"
 )
 
 
@@ -360,7 +400,7 @@ def _no_more(s: str, c: _Context) -> _Reading | None:
     m = _NO_MORE.match(s)
     if not m:
         return None
-    text = m["x"] or m["x2"] or m["x3"] or m["x4"]
+    text = m["x"] or m["x2"] or m["x3"] or m["x4"] or m["x5"] or m["x6"]
     if m["x3"] and s.startswith("nothing but"):
         return None
     return _removal(text)
@@ -409,13 +449,25 @@ def _passive_remove(s: str, c: _Context) -> _Reading | None:
 _REMOVE = _t(
     r"^(?:get rid of|take away|take out|take off|wipe out|wipe away|wipe off|clear away|"
     r"clear out|clear off|cut out|do away with|remove|delete|erase|eliminate|expunge|"
-    r"eradicate|omit|exclude|extract|ditch|discard|hide|rid the image of|rid|lose|drop|"
+    r"eradicate|omit|exclude|extract|ditch|discard|hide|rid the image of|rid|lose|"
     r"edit out|crop out|clean up|clean away|dispose of|subtract|banish|purge|scrub out|"
     r"scrub away|blot out|paint out|paint over|remove all traces of|take)\s+(?P<x>.+)$"
 )
 
 
+_TAKE_OFF = _t(
+    r"^(?:take|pull|knock|brush|wipe|cut)\s+(?P<x>.+?)\s+(?:off|away|out)"
+    r"(?:\s+(?:of|from)?\s*(?P<origin>.+))?$"
+)
+
+
 def _remove(s: str, c: _Context) -> _Reading | None:
+    take = _TAKE_OFF.match(s)
+    if take and not s.startswith(("take away", "take out", "take off")):
+        reading = _removal(take["x"])
+        if take["origin"] and reading.locator is None:
+            reading.locator = read_locator("from " + take["origin"])
+        return reading
     m = _REMOVE.match(s)
     if not m:
         return None
@@ -428,6 +480,34 @@ def _remove(s: str, c: _Context) -> _Reading | None:
     if origin and reading.locator is None:
         reading.locator = read_locator("from " + origin)
     return reading
+
+
+_ADJUST = _t(
+    r"^(?:(?:increase|decrease|reduce|boost|lower|raise|adjust|enhance|improve|fix|correct|"
+    r"balance|tweak|amplify|intensify|soften|add|remove)\s+(?:the\s+)?(?:overall\s+)?"
+    r"(?:brightness|contrast|saturation|exposure|sharpness|clarity|lighting|quality|resolution|"
+    r"warmth|vibrance|vibrancy|color balance|colour balance|white balance|gamma|tone|tones|"
+    r"definition|detail|details|noise|grain|blur|blurriness|haze)"
+    r"|(?:brighten|darken|sharpen|denoise|deblur|dehaze|lighten|saturate|desaturate|enhance|"
+    r"restore|retouch|unblur|declutter|clarify|illuminate))\b(?P<x>.*)$"
+)
+
+
+def _adjust(s: str, c: _Context) -> _Reading | None:
+    """Whole-image photographic adjustments ("brighten the image", "increase the contrast");
+    "darken the sky" is a colour change of the sky."""
+    m = _ADJUST.match(s)
+    if not m:
+        return None
+    x = re.sub(r"^\s*(?:of\s+)?", "", m["x"]).strip()
+    if not x or _is_whole_image(x) or x.startswith(("a bit", "slightly", "a little")):
+        return _global()
+    obj = _np(x)
+    if obj.text is None:
+        return _global()
+    if re.match(r"^(?:brighten|darken|lighten|saturate|desaturate)", s):
+        return _Reading("color", obj.text, obj.text, locator=obj.locator)
+    return _Reading("texture", obj.text, obj.text, locator=obj.locator)
 
 
 _SIZE_VERB = _t(
@@ -528,6 +608,10 @@ def _what_if(s: str, c: _Context) -> _Reading | None:
     if t:
         return _change(t["x"], re.sub(r"^(?:made\s+(?:out\s+)?of)\s+", "made of ", t["y"]),
                        material_first=True)
+    if " as " in f" {rest} ":
+        reading = _transform(f"reimagine {rest}", c)
+        if reading is not None:
+            return reading
     return _parse_sentence(rest, c) or _add(rest, c)
 
 
@@ -560,7 +644,8 @@ _GIVE = _t(
 )
 _GIVE_LOOK = re.compile(
     r"\b(?:look|style|feel|vibe|makeover|aesthetic|effect|filter|finish|texture|tint|hue|"
-    r"color|colour|coat of paint|paint job|treatment|appearance|tone|glow|theme|makeup)$"
+    r"color|colour|coat of paint|paint job|paint|treatment|appearance|tone|glow|theme|makeup|"
+    r"pattern|print|coating|coat)$"
 )
 _GIVE_SPLIT = frozenset({"a", "an", "some", "more", "bigger", "larger", "smaller", "new",
                          "longer", "shorter", "his", "her", "their", "its"})
@@ -639,11 +724,25 @@ def _wear(s: str, c: _Context) -> _Reading | None:
     return _worn(x, y, c)
 
 
+_WISH = _t(
+    r"^(?:i'd like|i would like|i want|we want|i need|we need|i'd love|i would love)\s+"
+    r"(?P<x>.+?)\s+to\s+(?P<v>be|look|become|have|wear|hold|appear|turn|get)\s+(?P<y>.+)$"
+)
+
+
+def _wish(s: str, c: _Context) -> _Reading | None:
+    m = _WISH.match(s)
+    if not m:
+        return None
+    return _parse_sentence(f"{m['x']} should {m['v']} {m['y']}", c)
+
+
 _EXIST = _t(
     r"^(?:let there be|make there be|have there be|there should be|there must be|"
     r"there needs to be|there has to be|there ought to be|there will be|there shall be|"
     r"(?:ensure|make sure)(?: that)? there (?:is|are|'s)|there is|there are|there's|"
-    r"there be|i want|i need|we need|i'd like|i would like|include|"
+    r"there be|i want|i need|we need|i'd like|i would like|include|could there be|"
+    r"can there be|would there be|might there be|"
     r"there should also be|also include)\s+(?P<y>.+)$"
 )
 
@@ -655,13 +754,16 @@ def _exist(s: str, c: _Context) -> _Reading | None:
     y = m["y"]
     if y.startswith(("no ", "not ", "nothing", "none")):
         return None
+    gone = re.match(rf"^(?P<x>.+?)\s+(?:to be\s+)?(?:{_GONE})$", y)
+    if gone:
+        return _removal(gone["x"])
     return _add(y, c)
 
 
 _ADD_VERBS = (
     r"add|insert|draw|sketch|create|generate|introduce|bring in|spawn|install|embed|"
     r"superimpose|overlay|append|incorporate|integrate|paste|sprinkle|scatter|plant|attach|"
-    r"affix|throw in|drop in|put in|render|grow|build|construct|make appear|paint in|"
+    r"affix|throw in|drop in|put in|grow|build|construct|make appear|paint in|"
     r"depict|show|feature|inject|sneak in|slip in|pop in"
 )
 _PLACE_VERBS = (
@@ -677,9 +779,7 @@ def _add_template(s: str, c: _Context) -> _Reading | None:
     if not m:
         return None
     verb, y = m["verb"], m["y"]
-    if verb in ("render", "show", "depict", "feature", "grow") and _is_whole_image(
-        y.split(" ")[0]
-    ):
+    if verb in ("show", "depict", "feature", "grow") and _is_whole_image(split_relation(y)[0]):
         return None
     placing = re.fullmatch(_PLACE_VERBS, verb) is not None and verb != "put on"
     if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0])):
@@ -722,7 +822,8 @@ def _color_verb(s: str, c: _Context) -> _Reading | None:
 
 _COVER = _t(
     r"^(?:cover|coat|fill|drench|soak|bathe|wrap|blanket|dust|splash|smother|douse|flood|"
-    r"sprinkle|decorate|adorn|surround|line)\s+(?P<x>.+?)\s+(?:in|with)\s+(?P<y>.+)$"
+    r"sprinkle|decorate|adorn|surround|line|imbue|infuse|tinge|wash|saturate|suffuse|"
+    r"bathe)\s+(?P<x>.+?)\s+(?:in|with)\s+(?P<y>.+)$"
 )
 
 
@@ -730,7 +831,12 @@ def _cover(s: str, c: _Context) -> _Reading | None:
     m = _COVER.match(s)
     if not m:
         return None
-    x, y = m["x"], m["y"]
+    return _covered(m["x"], m["y"])
+
+
+def _covered(x: str, y: str) -> _Reading:
+    """"cover X in Y": a colour or surface change when Y is paint, a material or a
+    coating (snow, moss); otherwise Y is added on X."""
     if _is_whole_image(x):
         return _global()
     kind = classify_complement(y, material_first=True).kind
@@ -738,9 +844,9 @@ def _cover(s: str, c: _Context) -> _Reading | None:
     if kind == "color":
         name = without_colors(obj.text)
         return _Reading("color", name, name, locator=obj.locator)
-    if kind == "texture":
-        return _Reading("texture", obj.text, obj.text, locator=obj.locator)
     target = _np(y)
+    if kind == "texture" or (target.head in lx.COVERINGS):
+        return _Reading("texture", obj.text, obj.text, locator=obj.locator)
     return _Reading("add", None, target.text, reference=obj.text, position="inside")
 
 
@@ -748,11 +854,14 @@ _TRANSFORM_VERB = (
     r"change|turn|convert|transform|transmute|morph|switch|alter|modify|refashion|edit|"
     r"update|redo|remake|rework|recreate|reimagine|re-imagine|restyle|redesign|set|"
     r"reshape|mutate|evolve|metamorphose|change up|shift|make|render|get|cast|recast|"
-    r"reinvent|revamp|adjust|transition|rerender|re-render|stylize|stylise|depict|portray"
+    r"reinvent|revamp|adjust|transition|rerender|re-render|stylize|stylise|depict|portray|"
+    r"reinterpret|envision|visualize|visualise|picture|present|show|reenvision|re-envision|"
+    r"supplant|rethink|reconceive|reconceptualize|translate"
 )
 _CONNECTORS = (
     r"to look like|to resemble|to appear like|to appear as|to become|to be|to portray|"
     r"to show|to depict|to feature|so (?:that )?(?:it|they) (?:looks?|appears?) like|"
+    r"so (?:that )?(?:it|they) (?:becomes?|turns? into|is|are)|"
     r"look like|looks like|resemble|appear like|seem like|into|in to|in the style of|"
     r"to|as|in"
 )
@@ -794,7 +903,9 @@ def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
         if verb == "shift" and conn not in ("into", "in to"):
             continue
         if conn == "in" and verb not in ("render", "depict", "portray", "restyle", "stylize",
-                                         "stylise", "recreate", "redo", "remake"):
+                                         "stylise", "recreate", "redo", "remake", "show",
+                                         "present", "picture", "envision", "visualize",
+                                         "visualise", "reimagine", "re-imagine"):
             continue
         allowed.append(match)
     if not allowed:
@@ -833,6 +944,9 @@ def _become(s: str, c: _Context) -> _Reading | None:
     return _change(m["x"], m["y"], material_first=True)
 
 
+_LOOK_DIRECTIONS = frozenset(
+    "at toward towards up down away into out back around left right straight over".split()
+)
 _MAKE = _t(
     r"^(?P<verb>make|turn|render|get|have|let|keep|leave|paint|colou?r|dye)\s+(?P<rest>.+)$"
 )
@@ -870,6 +984,9 @@ def _make(s: str, c: _Context) -> _Reading | None:
             continue
         if word in ("be", "look", "appear", "seem") and i + 1 < len(words):
             y = " ".join(words[i + 1:])
+            if word == "look" and words[i + 1] in _LOOK_DIRECTIONS:
+                obj = _np(" ".join(words[:i]))
+                return _Reading("action", obj.text, obj.text, locator=obj.locator)
             return _change(" ".join(words[:i]), y)
         if classify_complement(word).kind == "action" and word not in lx.COLORS:
             obj = _np(" ".join(words[:i]))
@@ -879,6 +996,10 @@ def _make(s: str, c: _Context) -> _Reading | None:
         if words[i] in ("a", "an") and words[i - 1] not in lx.DETERMINERS | {"of", "with"}:
             return _change(" ".join(words[:i]), " ".join(words[i:]))
     if verb in ("make", "turn", "render", "get"):
+        if len(words) > 1 and re.search(r"(?:ed|y|ful|ous|ic|al|ish|less|ive|er)$", words[-1]):
+            # "make the shirt crumpled": an unknown property of the object.
+            obj = _np(" ".join(words[:-1]))
+            return _Reading("other", obj.text, obj.text, locator=obj.locator)
         obj = _np(rest)
         return _Reading("other", obj.text, obj.text, locator=obj.locator,
                         flags=["low_confidence"])
@@ -891,6 +1012,8 @@ def _suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | N
     words = rest.split()
     best = None
     for k in range(len(words) - 1, 0, -1):
+        if words[k] in ("at", "in", "on", "during", "under", "like", "to", "into"):
+            continue
         tail = " ".join(words[k:])
         comp = classify_complement(tail)
         if comp.kind not in kinds:
@@ -906,7 +1029,11 @@ def _suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | N
 _BE = _t(
     r"^(?:let\s+|have\s+|make\s+|keep\s+)?(?P<x>.+?)\s+(?:(?:should|must|shall|needs? to|has to|"
     r"have to|will|would|can|could|is to|are to|ought to|got to)\s+)?"
-    r"(?:be|is|are|'s|look|looks|appear|appears|seem|seems|get|gets|become)\s+(?P<y>.+)$"
+    r"(?P<verb>be|is|are|'s|look|looks|appear|appears|seem|seems|get|gets|become)\s+(?P<y>.+)$"
+)
+_COVERED = re.compile(
+    r"^(?:covered|coated|filled|decorated|draped|wrapped|dusted|splashed|smothered|"
+    r"blanketed|drenched|sprinkled)\s+(?:in|with|by)\s+(?P<y>.+)$"
 )
 _PLACED = re.compile(
     r"^(?:moved|placed|positioned|located|put|shifted|relocated|set|situated|sitting|"
@@ -921,6 +1048,12 @@ def _be(s: str, c: _Context) -> _Reading | None:
     x, y = m["x"], m["y"]
     if x.startswith("there"):
         return None
+    if m["verb"] in ("look", "looks") and y.split()[0] in _LOOK_DIRECTIONS:
+        obj = _np(x)
+        return _Reading("action", obj.text, obj.text, locator=obj.locator)
+    covered = _COVERED.match(y)
+    if covered:
+        return _covered(x, covered["y"])
     placed = _PLACED.match(y)
     if placed:
         head, relation = split_relation(" ".join(["it", placed["y"]]))
@@ -959,15 +1092,18 @@ def _wearing(s: str, c: _Context) -> _Reading | None:
 _TEMPLATES: tuple[_Template, ...] = (
     _remove_and_add,
     _replace,
+    _take_place,
     _instead,
     _passive_replace,
     _no_more,
     _passive_remove,
     _remove,
+    _adjust,
     _size_verb,
     _what_if,
     _give,
     _wear,
+    _wish,
     _exist,
     _color_verb,
     _cover,
