@@ -14,6 +14,7 @@ image crop and text encoded once. Models are built on first use, so constructing
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,10 @@ from bpm_edit.regions import ObjectRegion, Regions
 from bpm_edit.result import BPMResult
 from bpm_edit.semantic_judge import SemanticJudge
 from bpm_edit.spec import EditSpec
+
+#: Decoded images kept per `score_many` call (an original shared by consecutive items is
+#: read once).
+LOADED_IMAGES_KEPT = 32
 
 InstructionOrSpec = str | EditSpec | Mapping[str, Any]
 
@@ -182,30 +187,37 @@ class BPM:
         if self.normalization == "dataset":
             raise ValueError("normalization='dataset' needs a set of samples: use score_many "
                              "(or combine.normalize_dataset on a list of results)")
-        return self.score_many([ScoreItem(original, edited, instruction_or_spec, regions)])[0]
+        item = ScoreItem(original, edited, instruction_or_spec, regions)
+        return self.score_many([item], keep_regions=True)[0]
 
     def score_many(
-        self, items: Sequence[Any], batch_size: int | None = None
+        self, items: Sequence[Any], batch_size: int | None = None, keep_regions: bool = False
     ) -> list[BPMResult]:
         """Score many edits, `batch_size` at a time through the localizer and encoder.
 
         Each item is a `ScoreItem`, a tuple `(original, edited, instruction_or_spec[,
         regions])` or a dict with keys original, edited, instruction (or spec), regions.
+        `keep_regions` keeps each result's full `Regions` (masks, for `render_report`) in
+        `BPMResult.localized`; off by default so long runs do not hold every mask.
         """
         batch_size = batch_size or self.batch_size
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         score_items = [_as_item(item, index) for index, item in enumerate(items)]
         results: list[BPMResult] = []
-        loaded: dict[Any, Image.Image] = {}
+        loaded: OrderedDict[Any, Image.Image] = OrderedDict()
         for start in range(0, len(score_items), batch_size):
-            results.extend(self._score_batch(score_items[start:start + batch_size], loaded))
+            batch = score_items[start:start + batch_size]
+            results.extend(self._score_batch(batch, start, loaded, keep_regions))
         if self.normalization == "dataset":
             results = normalize_dataset(results, self.alpha, self.alpha_global)
         return results
 
-    def _score_batch(self, items: list[ScoreItem], loaded: dict) -> list[BPMResult]:
-        prepared = [self._prepare(item, index, loaded) for index, item in enumerate(items)]
+    def _score_batch(
+        self, items: list[ScoreItem], first_index: int, loaded: OrderedDict, keep_regions: bool
+    ) -> list[BPMResult]:
+        prepared = [self._prepare(item, first_index + offset, loaded)
+                    for offset, item in enumerate(items)]
 
         started = time.perf_counter()
         todo = [p for p in prepared if p.regions is None]
@@ -228,10 +240,10 @@ class BPM:
 
         results = []
         for p, modification in zip(prepared, modifications, strict=True):
-            results.append(self._finish(p, modification))
+            results.append(self._finish(p, modification, keep_regions))
         return results
 
-    def _prepare(self, item: ScoreItem, index: int, loaded: dict) -> _Prepared:
+    def _prepare(self, item: ScoreItem, index: int, loaded: OrderedDict) -> _Prepared:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         original = _load_cached(item.original, f"item {index}: original", loaded)
@@ -258,7 +270,7 @@ class BPM:
                                     None, (height, width))
         return _Prepared(original, aligned, spec, regions, flags, timings)
 
-    def _finish(self, p: _Prepared, modification: Any) -> BPMResult:
+    def _finish(self, p: _Prepared, modification: Any, keep_regions: bool) -> BPMResult:
         regions = p.regions
         assert regions is not None
         started = time.perf_counter()
@@ -295,7 +307,7 @@ class BPM:
             },
             normalization=combined.details(),
             timings=dict(p.timings),
-            localized=regions,
+            localized=regions if keep_regions else None,
         )
 
 
@@ -309,7 +321,7 @@ def _share(
         p.timings[stage] = per_item if id(p) in members else 0.0
 
 
-def _load_cached(image: ImageInput, name: str, loaded: dict) -> Image.Image:
+def _load_cached(image: ImageInput, name: str, loaded: OrderedDict) -> Image.Image:
     """`load_image`, reading each path (or converting each object) once per call.
 
     Objects are keyed by id, which is safe because the caller holds every item."""
@@ -320,6 +332,10 @@ def _load_cached(image: ImageInput, name: str, loaded: dict) -> Image.Image:
     cached = loaded.get(key)
     if cached is None:
         cached = loaded[key] = load_image(image, name)
+        while len(loaded) > LOADED_IMAGES_KEPT:
+            loaded.popitem(last=False)
+    else:
+        loaded.move_to_end(key)
     return cached
 
 

@@ -196,7 +196,8 @@ class SemanticJudge:
     """S_modify with a CLIP-like `encoder` (see `ImageTextEncoder`) and S_preserve.
 
     `batch_size` bounds the images per encoder call. Text features are cached for the
-    judge's lifetime; image features in an LRU of `image_cache_size` crops.
+    judge's lifetime (LRU of `text_cache_size`); image features in an LRU of
+    `image_cache_size` crops.
     """
 
     def __init__(
@@ -205,6 +206,7 @@ class SemanticJudge:
         neutral_text: str = NEUTRAL_TEXT,
         batch_size: int = 32,
         image_cache_size: int = 256,
+        text_cache_size: int = 8192,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"SemanticJudge batch_size must be >= 1, got {batch_size}")
@@ -212,7 +214,8 @@ class SemanticJudge:
         self.neutral_text = neutral_text
         self.batch_size = batch_size
         self.image_cache_size = image_cache_size
-        self._text_cache: dict[str, np.ndarray] = {}
+        self.text_cache_size = text_cache_size
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._image_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -------------------------------------------------------------- S_modify
@@ -287,12 +290,18 @@ class SemanticJudge:
                 images[key] = feature
                 self._remember(key, feature)
         wanted = [t for plan in plans for t in (plan.text_after, plan.text_before) if t]
-        missing = [t for t in dict.fromkeys(wanted) if t not in self._text_cache]
+        texts = {t: self._text_cache[t] for t in wanted if t in self._text_cache}
+        missing = [t for t in dict.fromkeys(wanted) if t not in texts]
         if missing:
             features = self._checked(self.encoder.encode_texts(missing), len(missing),
                                      "encode_texts")
-            self._text_cache.update(zip(missing, features, strict=True))
-        return EncodedFeatures(images, {t: self._text_cache[t] for t in wanted})
+            texts.update(zip(missing, features, strict=True))
+        for text in texts:
+            self._text_cache[text] = texts[text]
+            self._text_cache.move_to_end(text)
+        while len(self._text_cache) > self.text_cache_size:
+            self._text_cache.popitem(last=False)
+        return EncodedFeatures(images, texts)
 
     def _remember(self, key: str, feature: np.ndarray) -> None:
         if self.image_cache_size <= 0:

@@ -205,3 +205,26 @@ def test_tiny_models_end_to_end() -> None:
         assert np.isfinite(result.bpm) and 0.0 <= result.bpm <= 2.0
         assert "masks_given" not in result.flags
     assert results[0].timings["localize"] > 0
+
+
+def test_add_and_remove_conventions() -> None:
+    """Remove: the square is painted over with the background; only the original has a
+    mask, M_edit := M_origin, so S_preserve = 1 and S_position is not applicable (1).
+    Add: the reverse, M_origin := M_edit; S_size is not applicable (1)."""
+    scene = recoloured_square()
+    background = scene.original.copy()
+    background[scene.mask_original] = 100
+    remove = EditSpec("remove", "red square", None, position_change="left")
+    add = EditSpec("add", None, "red square", size_change="larger")
+    bpm, _ = stub_bpm()
+    removed = bpm.score(scene.original, background, remove,
+                        Regions.from_masks(remove, scene.mask_original, None))
+    added = bpm.score(background, scene.original, add,
+                      Regions.from_masks(add, None, scene.mask_original))
+    for result in (removed, added):
+        assert (result.s_preserve, result.s_size, result.s_position) == (1.0, 1.0, 1.0)
+        assert result.regions["mask_all_area"] == int(scene.mask_original.sum())
+    assert removed.verdicts["position"]["verdict"] == "not_applicable"
+    assert added.verdicts["size"]["verdict"] == "not_applicable"
+    assert removed.verdicts["modify"]["reason"]["text_before"] == "red square"
+    assert added.verdicts["modify"]["reason"]["text_before"] == "a photo"
