@@ -1,0 +1,498 @@
+"""Resumable batch scoring: one JSONL record per (item, metric), safe against crashes.
+
+Record fields (the format `evaluation.alignment` and `scripts/alignment.py` read):
+
+    key         sha256 of the item's input file bytes (original, edited, masks), its
+                instruction and spec, the metric name, the metric's settings and the
+                package version: the same inputs and settings always give the same key
+    item_id, input_id, model    from the `EditItem`
+    metric      the metric name
+    score       float, or null when the metric cannot say (see flags)
+    components  named sub-scores (bpm: s_modify, s_preserve, s_size, s_position,
+                s_semantic, s_region)
+    flags       list of strings
+    error       null, or "ExceptionType: message" when scoring this item failed
+    elapsed_s   seconds spent on this record (the batch's time shared evenly)
+
+How a run stays safe:
+- records are appended and flushed + fsync'ed after every batch, so a crash (or a kill)
+  loses at most the batch in flight; a truncated last line left by a crash is dropped
+  when the file is next opened;
+- a rerun skips every (item, key) already recorded without an error; records with an
+  error are retried;
+- a failing item is recorded with its error and the run goes on (a batch that raises is
+  retried item by item to find the culprit); only a `FatalMetricError` stops the run;
+- input files are only read; at the end the result file is rewritten atomically
+  (temporary file + rename) in a stable order: the current items in dataset order, each
+  with its metrics in the order given, then records of other items that were already in
+  the file. For the current items only the record with the current key is kept, so the
+  file holds exactly one record per (item, metric).
+
+Data-parallel runs (`accelerate launch scripts/evaluate.py ...`): process i of n scores
+items i, i+n, i+2n, ... of the dataset into its own shard file
+`<out>.shard-<i>-of-<n>.jsonl`; after a barrier the main process merges the result file
+and every shard file (also shards of an interrupted earlier run) into the result file
+and deletes the shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.items import EditItem
+from evaluation.metrics import EditMetric, FatalMetricError, MetricOutput
+
+#: Keys of a result record, in the order they are written.
+RECORD_FIELDS = (
+    "key", "item_id", "input_id", "model", "metric", "score", "components", "flags",
+    "error", "elapsed_s",
+)
+
+
+class ResultFileError(ValueError):
+    """A result file has a corrupt line that is not the last one."""
+
+
+# ------------------------------------------------------------------------------ keys
+
+
+class ContentHasher:
+    """sha256 of files, cached per (path, size, mtime) for the duration of a run."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int, int], str] = {}
+
+    def file_digest(self, path: str) -> str:
+        resolved = Path(path)
+        try:
+            stat = resolved.stat()
+        except OSError:
+            return f"missing:{path}"  # the metric reports the missing file as the error
+        cache_key = (str(resolved.resolve()), stat.st_size, stat.st_mtime_ns)
+        digest = self._cache.get(cache_key)
+        if digest is None:
+            sha = hashlib.sha256()
+            with open(resolved, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha.update(block)
+            digest = sha.hexdigest()
+            self._cache[cache_key] = digest
+        return digest
+
+    def item_digest(self, item: EditItem) -> dict[str, Any]:
+        """What the key covers from the item: file contents, instruction, spec."""
+        files = {
+            name: self.file_digest(getattr(item, name))
+            for name in ("original", "edited", "mask_original", "mask_edited")
+            if getattr(item, name)
+        }
+        return {"files": files, "instruction": item.instruction, "spec": item.spec}
+
+
+def package_version() -> str:
+    from bpm_edit import __version__
+
+    return __version__
+
+
+def record_key(item_digest: dict[str, Any], metric: EditMetric, version: str) -> str:
+    """The content-hash key of one (item, metric) record."""
+    payload = {
+        "item": item_digest,
+        "metric": metric.name,
+        "settings": metric.settings(),
+        "version": version,
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ------------------------------------------------------------------------ result files
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a result file, in file order; a missing file is empty.
+
+    A last line that is cut off (a crash while writing) is ignored; a corrupt line
+    anywhere else is a `ResultFileError` naming the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, "rb") as handle:
+        data = handle.read()
+    lines = data.split(b"\n")
+    records = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict) or "key" not in record or "item_id" not in record:
+                raise ValueError("not a result record (needs key and item_id)")
+        except ValueError as err:
+            is_last = number == len(lines) or all(not rest.strip() for rest in lines[number:])
+            if is_last and not data.endswith(b"\n"):
+                continue  # cut off by a crash; will be rescored
+            raise ResultFileError(f"{path}, line {number}: {err}") from err
+        records.append(record)
+    return records
+
+
+def latest_records(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a result file with repeats of (key, item_id) reduced to the last one
+    (a retried error is followed by its new record), in first-seen order."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in read_records(path):
+        ident = (record["key"], record["item_id"])
+        latest.pop(ident, None)
+        latest[ident] = record
+    return list(latest.values())
+
+
+class RecordWriter:
+    """Appends records to a JSONL file with flush + fsync per `write_batch`.
+
+    On open, a cut-off last line (from a crash) is removed, so new records never glue
+    onto it.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_partial_line(self.path)
+        self._handle = open(self.path, "a", encoding="utf-8")
+
+    def write_batch(self, records: Iterable[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if text:
+            self._handle.write(text)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _drop_partial_line(path: Path) -> None:
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        data = handle.read()
+        handle.truncate(data.rfind(b"\n") + 1)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_records_atomically(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace `path` by `records` (JSONL) via a temporary file, fsync and rename."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def shard_path(out: str | Path, index: int, count: int) -> Path:
+    out = Path(out)
+    return out.with_name(f"{out.name}.shard-{index}-of-{count}.jsonl")
+
+
+def existing_shards(out: str | Path) -> list[Path]:
+    out = Path(out)
+    return sorted(out.parent.glob(f"{out.name}.shard-*-of-*.jsonl"))
+
+
+# ----------------------------------------------------------------------------- runner
+
+
+@dataclass
+class RunSummary:
+    """What one process did: records written (`scored`, of which `errors` failed) and
+    records already present (`skipped`), over `pending_items` items to work on."""
+
+    out: Path
+    items: int
+    pending_items: int
+    scored: int
+    skipped: int
+    errors: int
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"{self.items} items: {self.scored} records scored ({self.errors} errors), "
+            f"{self.skipped} already done, {self.seconds:.1f} s -> {self.out}"
+        )
+
+
+def _check_inputs(items: Sequence[EditItem], metrics: Sequence[EditMetric], batch_size: int):
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not metrics:
+        raise ValueError("no metrics to run")
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names must be unique, got {names}")
+    seen: set[str] = set()
+    for item in items:
+        if item.item_id in seen:
+            raise ValueError(f"item_id {item.item_id!r} appears twice in the dataset")
+        seen.add(item.item_id)
+
+
+def score_items(
+    items: Sequence[EditItem],
+    metrics: Sequence[EditMetric],
+    write_to: str | Path,
+    done_in: Sequence[str | Path] = (),
+    batch_size: int = 8,
+    progress: bool = True,
+    shard: tuple[int, int] = (0, 1),
+) -> RunSummary:
+    """Score this process's shard of `items` with `metrics`, appending to `write_to`.
+
+    `done_in` are result files whose error-free records count as done (the result file
+    and any shard files). `shard=(index, count)` picks items index, index+count, ...
+    """
+    _check_inputs(items, metrics, batch_size)
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} is outside 0..{count - 1}")
+    started = time.perf_counter()
+    version = package_version()
+    hasher = ContentHasher()
+    done: set[tuple[str, str]] = set()
+    for path in dict.fromkeys([Path(p) for p in done_in] + [Path(write_to)]):
+        for record in read_records(path):
+            if record.get("error") is None:
+                done.add((record["key"], record["item_id"]))
+
+    mine = list(items)[index::count]
+    work: list[tuple[EditItem, list[tuple[EditMetric, str]]]] = []
+    skipped = 0
+    for item in mine:
+        digest = hasher.item_digest(item)
+        todo = []
+        for metric in metrics:
+            key = record_key(digest, metric, version)
+            if (key, item.item_id) in done:
+                skipped += 1
+            else:
+                todo.append((metric, key))
+        if todo:
+            work.append((item, todo))
+
+    scored = errors = 0
+    bar = _progress_bar(len(work), progress and index == 0, count)
+    try:
+        with RecordWriter(write_to) as writer:
+            for start in range(0, len(work), batch_size):
+                batch = work[start:start + batch_size]
+                records = _score_batch(batch, metrics)
+                writer.write_batch(records)
+                scored += len(records)
+                errors += sum(1 for r in records if r["error"] is not None)
+                if bar is not None:
+                    bar.update(len(batch))
+                    bar.set_postfix(errors=errors, refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    return RunSummary(
+        out=Path(write_to), items=len(mine), pending_items=len(work), scored=scored,
+        skipped=skipped, errors=errors, seconds=time.perf_counter() - started,
+    )
+
+
+def _progress_bar(total: int, enabled: bool, count: int):
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    label = "scoring" if count == 1 else f"scoring (process 0 of {count})"
+    return tqdm(total=total, desc=label, unit="item", file=sys.stderr, dynamic_ncols=True)
+
+
+def _score_batch(
+    batch: list[tuple[EditItem, list[tuple[EditMetric, str]]]], metrics: Sequence[EditMetric]
+) -> list[dict[str, Any]]:
+    """Records for one batch: each metric scores the items that still need it."""
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for metric in metrics:
+        wanted = [(item, key) for item, todo in batch for m, key in todo if m is metric]
+        if not wanted:
+            continue
+        outputs = _run_metric(metric, [item for item, _ in wanted])
+        for (item, key), (output, error, elapsed) in zip(wanted, outputs, strict=True):
+            records[(item.item_id, metric.name)] = _record(item, metric, key, output, error,
+                                                           elapsed)
+    # Write in dataset order, each item's metrics in the order given.
+    ordered = []
+    for item, todo in batch:
+        for metric, _ in todo:
+            ordered.append(records[(item.item_id, metric.name)])
+    return ordered
+
+
+def _run_metric(
+    metric: EditMetric, items: list[EditItem]
+) -> list[tuple[MetricOutput | None, str | None, float]]:
+    """(output, error, seconds) per item; a raising batch is retried item by item."""
+    started = time.perf_counter()
+    try:
+        outputs = metric.score_batch(items)
+        if len(outputs) != len(items):
+            raise RuntimeError(
+                f"metric {metric.name} returned {len(outputs)} outputs for {len(items)} items"
+            )
+        share = (time.perf_counter() - started) / len(items)
+        return [(output, None, share) for output in outputs]
+    except FatalMetricError:
+        raise
+    except Exception as batch_error:
+        if len(items) == 1:
+            return [(None, _describe(batch_error), time.perf_counter() - started)]
+    results = []
+    for item in items:
+        started = time.perf_counter()
+        try:
+            (output,) = metric.score_batch([item])
+            results.append((output, None, time.perf_counter() - started))
+        except FatalMetricError:
+            raise
+        except Exception as error:
+            results.append((None, _describe(error), time.perf_counter() - started))
+    return results
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _record(
+    item: EditItem,
+    metric: EditMetric,
+    key: str,
+    output: MetricOutput | None,
+    error: str | None,
+    elapsed: float,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "item_id": item.item_id,
+        "input_id": item.input_id,
+        "model": item.model,
+        "metric": metric.name,
+        "score": None if output is None else output.score,
+        "components": {} if output is None else dict(output.components),
+        "flags": [] if output is None else list(output.flags),
+        "error": error,
+        "elapsed_s": round(elapsed, 6),
+    }
+
+
+# ------------------------------------------------------------------------------ merge
+
+
+def merge_results(
+    out: str | Path,
+    items: Sequence[EditItem],
+    metrics: Sequence[EditMetric],
+    sources: Sequence[str | Path] = (),
+) -> int:
+    """Rewrite `out` from itself and `sources` (shard files) in the stable order
+    described in the module docstring; returns the number of records written.
+
+    Repeats of (key, item_id) keep the last one read (`out` first, then `sources` in
+    order). For the current items, only records whose key matches the current inputs and
+    settings are kept.
+    """
+    out = Path(out)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in [out, *[Path(p) for p in sources]]:
+        for record in read_records(path):
+            ident = (record["key"], record["item_id"])
+            latest.pop(ident, None)
+            latest[ident] = record
+
+    version = package_version()
+    hasher = ContentHasher()
+    current_ids = {item.item_id for item in items}
+    ordered = []
+    for item in items:
+        digest = hasher.item_digest(item)
+        for metric in metrics:
+            record = latest.get((record_key(digest, metric, version), item.item_id))
+            if record is not None:
+                ordered.append(record)
+    current_metrics = {m.name for m in metrics}
+    for record in latest.values():
+        if record["item_id"] in current_ids and record.get("metric") in current_metrics:
+            continue  # a stale record of a current (item, metric): replaced above
+        ordered.append(record)
+    write_records_atomically(out, ordered)
+    return len(ordered)
+
+
+def evaluate(
+    items: Sequence[EditItem],
+    metrics: Sequence[EditMetric],
+    out: str | Path,
+    batch_size: int = 8,
+    progress: bool = True,
+    accelerator: Any = None,
+) -> RunSummary:
+    """Score `items` with `metrics` into the result file `out`, resuming earlier runs.
+
+    With an `accelerate.Accelerator` of several processes, each process scores its shard
+    into a shard file, then the main process merges (see the module docstring). Every
+    process returns its own summary.
+    """
+    out = Path(out)
+    _check_inputs(items, metrics, batch_size)
+    count = 1 if accelerator is None else accelerator.num_processes
+    index = 0 if accelerator is None else accelerator.process_index
+    previous_shards = existing_shards(out)
+    if count == 1:
+        summary = score_items(items, metrics, out, done_in=previous_shards,
+                              batch_size=batch_size, progress=progress)
+        merge_results(out, items, metrics, previous_shards)
+        for path in previous_shards:
+            path.unlink()
+        return summary
+
+    mine = shard_path(out, index, count)
+    summary = score_items(items, metrics, mine, done_in=[out, *previous_shards],
+                          batch_size=batch_size, progress=progress, shard=(index, count))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shards = existing_shards(out)
+        merge_results(out, items, metrics, shards)
+        for path in shards:
+            path.unlink()
+    accelerator.wait_for_everyone()
+    summary.out = out
+    return summary

@@ -1,0 +1,208 @@
+"""Score a dataset of edits with BPM and the baseline metrics, resumably, into one JSONL.
+
+    python scripts/evaluate.py --dataset DATA --metrics bpm,l2,lpips,clip-i,clip-t,dino \\
+        --models default --out results.jsonl [--report report.html]
+
+    accelerate launch --num_processes 4 scripts/evaluate.py ...   # data-parallel
+
+DATA is any format `evaluation.datasets` reads; `--format` picks the loader (default: from
+the file name). One record per (item, metric) is appended to --out, keyed by a content
+hash of the inputs and the metric's settings; a rerun skips what is done, a crash loses at
+most the batch in flight, and input files are only read (see `evaluation.runner`). Under
+`accelerate launch` each process scores its share of the items and the main process
+merges the shards into --out. On a machine without GPUs, `accelerate launch --cpu` starts
+a single process (accelerate's simple launcher); `accelerate launch --multi_gpu
+--num_processes N` starts N CPU processes there.
+
+Metrics: bpm, l2, lpips, clip-i, clip-t, clip-t+i, dino, vlm (`evaluation.metrics`).
+--models: default (real weights; see the --*-weights flags and $BPM_EDIT_WEIGHTS),
+random (real architectures, random weights) or tiny (small random models, smoke runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+FORMATS = ("auto", "bpm", "magicbrush", "piebench", "jsonl", "csv")
+
+
+def _weight_flags() -> dict[str, str]:
+    """CLI flag -> weights key for every model the metrics may load."""
+    from bpm_edit.model_registry import WEIGHT_KEYS
+    from evaluation.dino_metric import DINO_WEIGHTS
+    from evaluation.lpips_metric import ALEXNET_WEIGHTS, LIN_WEIGHTS
+
+    flags = {flag: key for key, flag in WEIGHT_KEYS.items()}
+    for spec in (ALEXNET_WEIGHTS, LIN_WEIGHTS, DINO_WEIGHTS):
+        flags[spec.flag] = spec.key
+    return flags
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    result = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ValueError(f"{option} expects NAME=PATH, got {value!r}")
+        result[name.strip()] = path.strip()
+    return result
+
+
+def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
+    data = parser.add_argument_group("dataset")
+    data.add_argument("--dataset", required=True, help="dataset file or folder")
+    data.add_argument("--format", choices=FORMATS, default="auto",
+                      help="bpm (authors' metadata JSON), magicbrush (split folder), piebench "
+                           "(folder with mapping_file.json), jsonl/csv (plain); "
+                           "default: from the name")
+    data.add_argument("--data-root", help="bpm: folder the image paths are relative to")
+    data.add_argument("--model-names", help="bpm: comma-separated names of edited_image1..N")
+    data.add_argument("--outputs", action="append", metavar="MODEL=FOLDER",
+                      help="magicbrush/piebench: an editing model's output folder (repeatable)")
+    data.add_argument("--mask-dir", help="magicbrush/piebench: folder to write decoded masks to")
+    data.add_argument("--limit", type=int, help="score only the first N items")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--metrics", required=True, help="comma-separated, e.g. bpm,l2,clip-t")
+    run.add_argument("--models", choices=("default", "random", "tiny"), default="default")
+    run.add_argument("--out", required=True, help="result JSONL (appended to, resumable)")
+    run.add_argument("--batch-size", type=int, default=8, help="items per batch")
+    run.add_argument("--device", help="torch device (default: the accelerate process's "
+                                      "device, else cuda if available, else cpu)")
+    run.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None)
+    run.add_argument("--report", help="also write the HTML report here")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    model = parser.add_argument_group("metric options")
+    model.add_argument("--clip-model", default="ViT-L-14",
+                       help="open_clip ARCH[/TAG] of the CLIP baselines (default: %(default)s)")
+    model.add_argument("--parser", default="rules", help="BPM instruction parser")
+    model.add_argument("--use-dataset-masks", action="store_true",
+                       help="BPM: use the dataset's masks instead of detection + SAM")
+    model.add_argument("--vlm-url", help="vlm: OpenAI-compatible API root, e.g. "
+                                         "http://localhost:8000/v1")
+    model.add_argument("--vlm-model", help="vlm: model name at that endpoint")
+    model.add_argument("--vlm-api-key-env", default="OPENAI_API_KEY",
+                       help="vlm: environment variable holding the API key")
+    model.add_argument("--vlm-concurrency", type=int, default=4,
+                       help="vlm: parallel requests per batch")
+    for flag, key in weight_flags.items():
+        model.add_argument(flag, dest=f"weights_{key}", metavar="PATH",
+                           help=f"local copy of the {key} weights")
+    return parser
+
+
+def load_items(args: argparse.Namespace):
+    """The dataset's items and row errors, per --format."""
+    from evaluation.datasets import (
+        load_bpm_metadata,
+        load_dataset,
+        load_magicbrush,
+        load_pie_bench,
+        load_plain,
+    )
+
+    path = Path(args.dataset)
+    outputs = _pairs(args.outputs, "--outputs")
+    options: dict = {}
+    if args.format in ("magicbrush", "piebench") or path.is_dir():
+        if outputs:
+            options["outputs"] = outputs
+        if args.mask_dir:
+            options["mask_dir"] = args.mask_dir
+    if args.format == "bpm" or (args.format == "auto" and path.suffix.lower() == ".json"
+                                and path.name not in ("edit_sessions.json", "mapping_file.json")):
+        if args.data_root:
+            options["data_root"] = args.data_root
+        if args.model_names:
+            options["model_names"] = [n.strip() for n in args.model_names.split(",")]
+    loaders = {
+        "bpm": load_bpm_metadata,
+        "magicbrush": lambda p, **o: load_magicbrush(p.parent if p.is_file() else p, **o),
+        "piebench": lambda p, **o: load_pie_bench(p.parent if p.is_file() else p, **o),
+        "jsonl": load_plain,
+        "csv": load_plain,
+        "auto": load_dataset,
+    }
+    return loaders[args.format](path, **options)
+
+
+def _accelerator(device: str | None):
+    """An `accelerate.Accelerator` (one process when not launched by accelerate)."""
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=device == "cpu")
+
+
+def main(argv: list[str] | None = None) -> int:
+    weight_flags = _weight_flags()
+    args = build_parser(weight_flags).parse_args(argv)
+
+    from evaluation.datasets import DatasetError
+    from evaluation.metrics import FatalMetricError, build_metrics, parse_metric_names
+    from evaluation.runner import ResultFileError, evaluate
+
+    try:
+        names = parse_metric_names(args.metrics)
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+        loaded = load_items(args)
+    except (ValueError, DatasetError, OSError) as err:
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 2
+
+    accelerator = _accelerator(args.device)
+    is_main = accelerator.is_main_process
+    if is_main:
+        for error in loaded.errors:
+            print(f"dataset row skipped: {error}", file=sys.stderr)
+    items = loaded.items[: args.limit] if args.limit is not None else loaded.items
+    if not items:
+        print(f"evaluate.py: error: no items loaded from {args.dataset}", file=sys.stderr)
+        return 2
+
+    device = args.device
+    if device is None or (accelerator.num_processes > 1 and device == "cuda"):
+        device = str(accelerator.device)
+    weights = {key: getattr(args, f"weights_{key}") for key in weight_flags.values()
+               if getattr(args, f"weights_{key}", None)}
+    vlm_options = None
+    if "vlm" in names:
+        vlm_options = {"base_url": args.vlm_url, "model": args.vlm_model,
+                       "api_key": os.environ.get(args.vlm_api_key_env) or None,
+                       "concurrency": args.vlm_concurrency}
+    try:
+        metrics = build_metrics(
+            names, models=args.models, device=device, dtype=args.dtype, weights=weights,
+            vlm_options=vlm_options, bpm_options={"parser": args.parser},
+            use_dataset_masks=args.use_dataset_masks, clip_model=args.clip_model,
+        )
+        summary = evaluate(items, metrics, args.out, batch_size=args.batch_size,
+                           progress=not args.no_progress, accelerator=accelerator)
+    except (ValueError, FileNotFoundError, FatalMetricError, ResultFileError,
+            RuntimeError) as err:
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 2
+    rank = "" if accelerator.num_processes == 1 else \
+        f"[process {accelerator.process_index}/{accelerator.num_processes}] "
+    print(rank + summary.line(), file=sys.stderr)
+    if is_main and args.report:
+        from evaluation.report import write_report
+
+        path = write_report(args.out, args.report, items=items)
+        print(f"report: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
