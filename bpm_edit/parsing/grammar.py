@@ -333,7 +333,7 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     sizes = [size_word(w) for w in words if size_word(w)]
     if sizes and all(size_word(w) or w in ("in", "size", "scale", "height") for w in words):
         return Complement("size", size=sizes[0])
-    if action_word(words[0]) and words[0] not in lx.MATERIALS:
+    if action_word(tokens[0]) and tokens[0] not in lx.MATERIALS:
         return Complement("action")
     if any(w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS for w in words) or first in (
         "during", "at", "in", "under", "like",

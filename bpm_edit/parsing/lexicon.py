@@ -41,7 +41,8 @@ MATERIALS = _words(
     satin suede tweed corduroy jade pearl obsidian wax lava rock rocky slime crochet
     yarn fluffy fuzzy shiny matte glossy rusty rust moss mossy lava gemstone quartz
     striped checkered plaid spotted dotted polka-dot polka-dotted floral camouflage
-    leopard-print zebra-print tie-dye paisley tartan gingham
+    leopard-print zebra-print tie-dye paisley tartan gingham frozen melted wet muddy
+    burnt burned cracked weathered polished carved
     """
 )
 #: Colour words that are also things ("swap the apple for an orange").
@@ -118,7 +119,7 @@ LARGER_WORDS = _words(
 SMALLER_WORDS = _words(
     """
     smaller tinier shorter thinner narrower slimmer skinnier little littler tiny
-    small miniature mini shrunken reduced petite teeny
+    small miniature mini shrunken reduced petite teeny short
     """
 )
 #: Adverbs of degree that may sit before a size or colour word ("much larger").
@@ -226,4 +227,11 @@ FILLER_TAIL = _words(
     instead anymore visible present currently
     """
 )
-IMAGE_NOISE_PREPOSITIONS = ("from", "in", "of", "to", "on", "within", "inside", "into")
+#: Garments: "put the cat in a spacesuit" dresses the cat rather than moving it.
+CLOTHING = _words(
+    """
+    spacesuit suit dress costume hat uniform coat jacket sweater shirt t-shirt tuxedo armor
+    armour robe gown outfit helmet scarf cape raincoat hoodie kimono apron bikini swimsuit
+    tutu cloak vest wetsuit pajamas pyjamas sunglasses glasses crown mask tie
+    """
+)

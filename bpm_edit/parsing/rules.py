@@ -786,6 +786,10 @@ def _add_template(s: str, c: _Context) -> _Reading | None:
         head_text, relation = split_relation(y)
         obj = _np(head_text)
         if obj.text and relation is not None:
+            worn = relation.reference
+            if relation.position == "inside" and worn is not None and worn.head in lx.CLOTHING:
+                # "put the cat in a spacesuit": the garment is added on the cat.
+                return _Reading("add", None, worn.text, reference=obj.text, position="inside")
             return _move(obj, relation, c, placing=True)
     return _add(y, c, verb)
 
@@ -966,6 +970,11 @@ def _make(s: str, c: _Context) -> _Reading | None:
     whole = _WHOLE_LEAD.match(rest)
     if whole:
         return _change_whole(whole["x"], whole["y"])
+    if verb in ("have", "let") and re.match(r"^(?:a|an|some|\d+)\s", rest):
+        return _add(rest, c)
+    covered = _COVERED_AFTER.match(rest)
+    if covered:
+        return _covered(covered["x"], covered["y"])
     out_of = _OUT_OF.match(rest)
     if out_of and " out of " in f" {rest} " or (
         out_of and classify_complement(out_of["y"], material_first=True).kind == "texture"
@@ -996,7 +1005,12 @@ def _make(s: str, c: _Context) -> _Reading | None:
         if words[i] in ("a", "an") and words[i - 1] not in lx.DETERMINERS | {"of", "with"}:
             return _change(" ".join(words[:i]), " ".join(words[i:]))
     if verb in ("make", "turn", "render", "get"):
-        if len(words) > 1 and re.search(r"(?:ed|y|ful|ous|ic|al|ish|less|ive|er)$", words[-1]):
+        last = words[-1]
+        if (len(words) > 2 and words[0] in lx.DETERMINERS and last.endswith("s")
+                and not last.endswith(("ss", "ous"))):
+            # "make the bananas apples": a bare plural noun as the new object.
+            return _change(" ".join(words[:-1]), last)
+        if len(words) > 1 and re.search(r"(?:ed|y|ful|ous|ic|al|ish|less|ive|er)$", last):
             # "make the shirt crumpled": an unknown property of the object.
             obj = _np(" ".join(words[:-1]))
             return _Reading("other", obj.text, obj.text, locator=obj.locator)
@@ -1031,9 +1045,15 @@ _BE = _t(
     r"have to|will|would|can|could|is to|are to|ought to|got to)\s+)?"
     r"(?P<verb>be|is|are|'s|look|looks|appear|appears|seem|seems|get|gets|become)\s+(?P<y>.+)$"
 )
+_COVERED_AFTER = re.compile(
+    r"^(?P<x>.+?)\s+(?:be\s+)?(?:covered|coated|filled|full|decorated|draped|wrapped|dusted|"
+    r"splashed|smothered|blanketed|drenched|sprinkled|topped|piled|loaded|packed|crowded)\s+"
+    r"(?:in|with|by|of)\s+(?P<y>.+)$"
+)
 _COVERED = re.compile(
     r"^(?:covered|coated|filled|decorated|draped|wrapped|dusted|splashed|smothered|"
-    r"blanketed|drenched|sprinkled)\s+(?:in|with|by)\s+(?P<y>.+)$"
+    r"blanketed|drenched|sprinkled|full|topped|piled|loaded|packed|crowded)\s+"
+    r"(?:in|with|by|of)\s+(?P<y>.+)$"
 )
 _PLACED = re.compile(
     r"^(?:moved|placed|positioned|located|put|shifted|relocated|set|situated|sitting|"
@@ -1197,10 +1217,13 @@ class RulesParser:
 def _original_case(text: str) -> dict[str, str]:
     """Lower-case word -> its spelling in the instruction ("t-shirt" -> "T-shirt")."""
     mapping: dict[str, str] = {}
+    sentence_start = True
     for word in text.translate(_QUOTES).split():
         clean = word.strip(".,!?;:\"()")
-        if clean and clean.lower() != clean:
+        capitalised_only = clean[:1].isupper() and clean[1:] == clean[1:].lower()
+        if clean and clean.lower() != clean and not (sentence_start and capitalised_only):
             mapping.setdefault(clean.lower(), clean)
+        sentence_start = word.endswith((".", "!", "?", ";"))
     return mapping
 
 
