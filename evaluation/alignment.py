@@ -418,15 +418,18 @@ def correlations(
         result["per_model"][model] = {"n": int(mx.size), **_correlation_pair(mx, my)}
     result["spearman_ci"] = result["kendall_ci"] = None
     if n_boot > 0 and result["spearman"] is not None:
-        grouped = list(sheet.by_input().values())
-        per_input = [_xy(sheet, metric, aspect, edits.values()) for edits in grouped]
+        groups = list(sheet.by_input().values())
+        columns = [_xy(sheet, metric, aspect, edits.values()) for edits in groups]
+        flat_x = np.concatenate([gx for gx, _ in columns])
+        flat_y = np.concatenate([gy for _, gy in columns])
+        owner = np.concatenate([np.full(gx.size, g) for g, (gx, _) in enumerate(columns)])
         rng = np.random.default_rng(seed)
         boot_s, boot_k = np.full(n_boot, np.nan), np.full(n_boot, np.nan)
         for b in range(n_boot):
-            picks = rng.integers(0, len(per_input), len(per_input))
-            bx = np.concatenate([per_input[i][0] for i in picks])
-            by = np.concatenate([per_input[i][1] for i in picks])
-            values = _correlation_pair(bx, by)
+            # resample inputs with replacement; an input drawn k times repeats its items k times
+            drawn = np.bincount(rng.integers(0, len(groups), len(groups)), minlength=len(groups))
+            repeat = drawn[owner]
+            values = _correlation_pair(np.repeat(flat_x, repeat), np.repeat(flat_y, repeat))
             if values["spearman"] is not None:
                 boot_s[b], boot_k[b] = values["spearman"], values["kendall"]
         result["spearman_ci"] = _percentile_ci(boot_s)

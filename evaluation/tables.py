@@ -1,11 +1,12 @@
 """The paper's evaluation tables from a `ScoreSheet`: one JSON report, Markdown and CSV.
 
-`build_report` runs every protocol the data allows (human alignment and correlations
-for each human aspect present, the GT test when items carry roles, component alignment,
-size/position verdicts and the alpha sweep when BPM components are stored) and returns
-one JSON-able dict; protocols that cannot run are listed in `notes` with the reason.
-`to_markdown` renders it like the paper (rows = metrics, columns = model pairs + mean);
-`write_tables` writes tables.md, one CSV per table and alignment.json.
+`build_report` runs every protocol the data allows (human alignment for each human
+aspect present, Spearman/Kendall correlations with the overall score, the GT test when
+items carry roles, component alignment, size/position verdicts and the alpha sweep when
+BPM components are stored) and returns one JSON-able dict; protocols that cannot run are
+listed in `notes` with the reason. `to_markdown` renders it like the paper (rows =
+metrics, columns = model pairs + mean); `write_tables` writes tables.md, one CSV per
+table and alignment.json.
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ def build_report(
         for aspect in aspects:
             rows = alignment_table(rated, chosen, aspect, resolved, n_boot, seed)
             report["alignment"][aspect] = [row.to_dict() for row in rows]
-        for aspect in aspects:
-            report["correlations"][aspect] = [correlations(rated, m, aspect, n_boot, seed)
-                                              for m in chosen]
+        if "overall" in aspects:  # Table 10 / Appendix B.2 correlate with overall scores
+            report["correlations"]["overall"] = [correlations(rated, m, "overall", n_boot, seed)
+                                                 for m in chosen]
         rows, row_notes = component_alignment(rated, component_rows, resolved, n_boot, seed)
         report["components"] = [row.to_dict() for row in rows]
         notes.extend(row_notes)
