@@ -17,6 +17,8 @@ Local copies are passed as ``weights={"clip": PATH, "sam": PATH, "detector": PAT
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -236,14 +238,36 @@ def build_clip(choice: ClipChoice | None):
             context_length=TINY_CLIP_CONFIG["text_cfg"]["context_length"]
         )
         return model.eval(), preprocess, tokenizer
-    model, _, preprocess = open_clip.create_model_and_transforms(
-        choice.architecture,
-        pretrained=None,
-        force_quick_gelu=choice.quick_gelu,
-        force_preprocess_cfg=choice.preprocess,
-        pretrained_text=False,
-    )
+    with _without_random_init_warning():
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            choice.architecture,
+            pretrained=None,
+            force_quick_gelu=choice.quick_gelu,
+            image_mean=choice.preprocess.get("mean"),
+            image_std=choice.preprocess.get("std"),
+            image_interpolation=choice.preprocess.get("interpolation"),
+            image_resize_mode=choice.preprocess.get("resize_mode"),
+            pretrained_text=False,
+        )
     return model.eval(), preprocess, open_clip.get_tokenizer(choice.architecture)
+
+
+class _DropRandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Model initialized randomly" not in record.getMessage()
+
+
+@contextmanager
+def _without_random_init_warning():
+    """Hide open_clip's "no pretrained weights ... initialized randomly" warning: weights
+    are loaded right after building (or are random on purpose)."""
+    root = logging.getLogger()
+    drop = _DropRandomInitWarning()
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
 
 
 def load_clip_weights(model, path: Path) -> None:

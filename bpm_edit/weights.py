@@ -162,43 +162,62 @@ def _match(spec: WeightSpec, path: Path) -> Path | None:
 
 
 def _from_hub(spec: WeightSpec, cache_dir: str | Path | None) -> Path:
-    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 
     offline = offline_mode()
     if spec.directory:
-        patterns = list(spec.download_patterns) if spec.download_patterns else None
-        folder = Path(
-            snapshot_download(
-                spec.repo_id,
-                revision=spec.revision,
-                cache_dir=cache_dir,
-                allow_patterns=patterns,
-                local_files_only=offline,
-            )
-        )
-        missing = [name for name in spec.files if not (folder / name).is_file()]
-        if missing:
-            raise FileNotFoundError(f"snapshot {folder} lacks {missing}")
-        return folder
-    errors = []
+        try:
+            return _hub_snapshot(spec, cache_dir, local_only=True)
+        except (LocalEntryNotFoundError, FileNotFoundError):
+            if offline:
+                raise
+        return _hub_snapshot(spec, cache_dir, local_only=False)
     # Look in the cache for every alternative before any network access.
-    for local_only in (True,) if offline else (True, False):
-        for name in spec.files:
-            try:
-                return Path(
-                    hf_hub_download(
-                        spec.repo_id,
-                        name,
-                        revision=spec.revision,
-                        cache_dir=cache_dir,
-                        local_files_only=local_only,
-                    )
-                )
-            except Exception as err:
-                errors.append(err)
-            if not local_only:
-                break  # a download attempt fetches the preferred file only
-    raise errors[-1]
+    for name in spec.files:
+        try:
+            return Path(_hub_file(spec, name, cache_dir, local_only=True))
+        except LocalEntryNotFoundError as err:
+            error = err
+    if offline:
+        raise error
+    # Download the first alternative the repo has; stop at the first network failure.
+    for name in spec.files:
+        try:
+            return Path(_hub_file(spec, name, cache_dir, local_only=False))
+        except RemoteEntryNotFoundError as err:  # the repo lacks this alternative
+            error = err
+    raise error
+
+
+def _hub_snapshot(spec: WeightSpec, cache_dir, local_only: bool) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = list(spec.download_patterns) if spec.download_patterns else None
+    folder = Path(
+        snapshot_download(
+            spec.repo_id,
+            revision=spec.revision,
+            cache_dir=cache_dir,
+            allow_patterns=patterns,
+            local_files_only=local_only,
+        )
+    )
+    missing = [name for name in spec.files if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"snapshot {folder} lacks {missing}")
+    return folder
+
+
+def _hub_file(spec: WeightSpec, name: str, cache_dir, local_only: bool) -> str:
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download(
+        spec.repo_id,
+        name,
+        revision=spec.revision,
+        cache_dir=cache_dir,
+        local_files_only=local_only,
+    )
 
 
 def url_cache_dir(cache_dir: str | Path | None = None) -> Path:

@@ -13,8 +13,10 @@ from bpm_edit.detection import Detections, Detector
 from bpm_edit.model_registry import (
     DETECTOR_WEIGHTS,
     SAM_MODELS,
+    TINY_CLIP_CONFIG,
     TINY_SAM,
     WEIGHT_KEYS,
+    ClipChoice,
     architecture_names,
     build_clip,
     build_sam,
@@ -134,6 +136,37 @@ def test_clip_weights_load_through_the_registry_path(tmp_path, monkeypatch):
     assert path.name == "open_clip_model.safetensors"
     models = load_metric_models("tiny", weights={"clip": path})
     np.testing.assert_array_equal(models.encoder.encode_texts(["x"]), reference.encode_texts(["x"]))
+
+
+def test_open_clip_named_architecture_path(tmp_path):
+    """The path real CLIPs take (open_clip config name, tag settings, checkpoint file),
+    on a tiny config registered with open_clip under a name of its own."""
+    import json
+
+    import open_clip
+
+    config = tmp_path / "bpm-test-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP_CONFIG))
+    open_clip.add_model_config(config)
+    settings = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25), "interpolation": "bicubic"}
+    choice = ClipChoice(
+        "bpm-test-tiny-clip", "test", clip_choice("ViT-B-32").weights, True, settings
+    )
+    torch.manual_seed(0)
+    model, preprocess, tokenizer = build_clip(choice)
+    assert any(type(m).__name__ == "QuickGELU" for m in model.modules())
+    normalize = preprocess.transforms[-1]
+    assert tuple(normalize.mean) == (0.5, 0.5, 0.5) and tuple(normalize.std) == (0.25, 0.25, 0.25)
+    path = tmp_path / "open_clip_pytorch_model.bin"
+    torch.save(model.state_dict(), path)
+    torch.manual_seed(1)
+    other, _, _ = build_clip(choice)
+    load_clip_weights(other, path)
+    image = picture(5)
+    np.testing.assert_array_equal(
+        OpenClipEncoder(other, preprocess, tokenizer).encode_images([image]),
+        OpenClipEncoder(model, preprocess, tokenizer).encode_images([image]),
+    )
 
 
 def test_weights_of_another_architecture_are_a_clear_error(tmp_path):

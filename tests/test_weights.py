@@ -172,3 +172,15 @@ def test_spec_validation():
         WeightSpec("m", ("f",), "k", "--f", repo_id="a/b", url="https://x/f")
     with pytest.raises(ValueError, match="at least one file"):
         WeightSpec("m", (), "k", "--f", repo_id="a/b")
+
+
+def test_cache_is_used_before_any_download_when_online(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    cache = tmp_path / "hub"
+    snapshot = hub_cache(cache, HUB_SPEC.repo_id, {"open_clip_pytorch_model.bin": "bin"})
+    dino = hub_cache(cache, DIR_SPEC.repo_id, {"config.json": "{}", "model.safetensors": "x"})
+    assert resolve_weights(HUB_SPEC, cache_dir=cache) == snapshot / "open_clip_pytorch_model.bin"
+    assert resolve_weights(DIR_SPEC, cache_dir=cache) == dino
+    url_file = write(tmp_path / "checkpoints" / "sam_vit_b_01ec64.pth")
+    assert resolve_weights(URL_SPEC, cache_dir=tmp_path / "checkpoints") == url_file
