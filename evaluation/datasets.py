@@ -8,8 +8,9 @@ never written. Supported formats:
 of entries `{"index", "instruction", "source_image_path", "edited_image1": {"image_path",
 "user_overall_quality", ...}, "edited_image2": ..., ...}` as in `local_metadata.json`,
 `global_metadata.json` and `gt_test_metadata.json`. Paths are relative to `data_root`
-(default: the metadata file's folder). Slot N is editing model `model_names[N-1]`
-(default "modelN"). Human score keys `user_*` map to aspects by the word they contain:
+(default: the metadata file's folder). Slot N is editing model `model_names[N-1]` (a
+list) or `model_names[N]` (a mapping; slots it lacks keep "modelN"), default "modelN".
+Human score keys `user_*` map to aspects by the word they contain:
 "overall" -> overall, "preserv" -> preservation, "modif" -> modification, "size" -> size,
 "position"/"location" -> position; another `user_*` key is reported as a RowError and
 ignored. For the ground-truth file pass `roles={1: "ground_truth", ...}` (slot -> role);
@@ -175,7 +176,7 @@ def _user_aspect(key: str) -> str | None:
 def load_bpm_metadata(
     path: str | Path,
     data_root: str | Path | None = None,
-    model_names: Sequence[str] | None = None,
+    model_names: Sequence[str] | Mapping[int, str] | None = None,
     roles: Mapping[int, str] | None = None,
     check_files: bool = True,
 ) -> LoadResult:
@@ -236,7 +237,7 @@ def _bpm_slot_item(
     instruction: str,
     original: str,
     root: Path,
-    model_names: Sequence[str] | None,
+    model_names: Sequence[str] | Mapping[int, str] | None,
     roles: Mapping[int, str] | None,
     check_files: bool,
     errors: list[RowError],
@@ -244,7 +245,9 @@ def _bpm_slot_item(
 ) -> EditItem:
     if not isinstance(slot_data, dict):
         raise _RowProblem(None, f"expected an object with image_path, got {slot_data!r}")
-    if model_names is not None:
+    if isinstance(model_names, Mapping):
+        model = model_names.get(slot) or model_names.get(str(slot)) or f"model{slot}"
+    elif model_names is not None:
         if slot > len(model_names):
             raise _RowProblem(None, f"slot {slot} has no model name ({len(model_names)} given)")
         model = model_names[slot - 1]

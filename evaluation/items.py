@@ -80,6 +80,9 @@ class EditItem:
         if self.role is not None and self.role not in GT_ROLES:
             raise ItemError(f"EditItem.role must be one of {GT_ROLES} or None, got {self.role!r}")
 
+    def __hash__(self) -> int:  # `human`/`spec` are dicts; equal items share the item_id
+        return hash(self.item_id)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict; `from_dict(to_dict())` gives an equal item."""
         return {

@@ -291,3 +291,14 @@ def test_synthetic_set_is_fast_small_and_consistent(tmp_path):
     for item in result.items:  # deterministic: the same pixels every time
         assert np.array_equal(np.asarray(Image.open(item.edited)),
                               np.asarray(Image.open(again[item.item_id].edited)))
+
+
+def test_bpm_metadata_model_name_mapping(tmp_path):
+    for name in ("s.png", "a.png", "b.png"):
+        _png(tmp_path / name)
+    entry = {"index": 0, "instruction": "x", "source_image_path": "s.png",
+             "edited_image1": {"image_path": "a.png"}, "edited_image2": {"image_path": "b.png"}}
+    (tmp_path / "m.json").write_text(json.dumps([entry]))
+    result = load_bpm_metadata(tmp_path / "m.json", model_names={2: "mgie"})
+    assert [i.model for i in result.items] == ["model1", "mgie"]
+    assert len({*result.items}) == 2  # items are hashable
