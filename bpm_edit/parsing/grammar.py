@@ -222,6 +222,16 @@ def split_relation(text: str) -> tuple[str, Relation | None]:
         start = match.end()
 
 
+def destination_relation(text: str) -> tuple[str, Relation | None]:
+    """Like `split_relation`, but for moves: the destination is the relation introduced by
+    "to"/"onto"/"into"/"towards" when there is one ("the lamp on the left to the right of
+    the bed" -> "the lamp on the left", right of the bed)."""
+    for match in _RELATION_RE.finditer(text):
+        if match.start() > 0 and re.match(r"(?:to|onto|into|towards?)\b", match.group(0)):
+            return text[: match.start()].strip(), _relation(match, text)
+    return split_relation(text)
+
+
 def direction_word(word: str) -> str | None:
     """Position class of a bare direction ("left", "upwards", "closer")."""
     return _DIRECTIONS.get(word)
@@ -286,7 +296,8 @@ _MATERIAL_LEAD = re.compile(r"^(?:be\s+)?(?:made\s+)?(?:out\s+)?of\s+|^made\s+(?
 
 
 _COMPLEMENT_LEAD = re.compile(
-    r"^(?:be\s+|(?:(?:like|as if|as though)\s+)?(?:it|they)\s+(?:is|are|was|were|'s|'re)\s+|"
+    r"^(?:be\s+|(?:(?:like|as if|as though)\s+)?(?:it's\s+|they're\s+|(?:it|they)\s+"
+    r"(?:is|are|was|were|'s|'re)\s+)|"
     r"(?:resemble|resembles|look like|looks like|be like|appear like)\s+|"
     r"(?:painted|colou?red|dyed|tinted|sprayed|stained)\s+(?:in\s+|with\s+)?)"
 )
@@ -322,7 +333,10 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         "material", "texture", "textured", "finish"))
     if material_first and has_material and material_only:
         return Complement("texture")
-    if len(tokens) == 2 and tokens[0] in ("a", "an") and tokens[1] in lx.COLOR_NOUNS:
+    if len(tokens) == 2 and tokens[0] in ("a", "an") and (
+        tokens[1] in lx.COLOR_NOUNS or tokens[1] in lx.MATERIALS
+    ):
+        # "an orange", "a glass", "a stone": a thing, not a colour or material.
         return Complement("noun")
     if any(_is_color_word(w) for w in words) and all(
         _is_color_word(w) or w in lx.COLOR_FILLERS for w in words

@@ -24,6 +24,7 @@ from bpm_edit.parsing.grammar import (
     NounPhrase,
     Relation,
     classify_complement,
+    destination_relation,
     direction_word,
     is_pronoun,
     read_locator,
@@ -390,6 +391,10 @@ _NO_MORE = _t(
     r"|^(?:ensure|make sure|be sure|see to it|check)\s+(?:that\s+)?(?:no|none of the)\s+"
     r"(?P<x5>.+?)(?:\s+(?:appears?|remains?|is visible|are visible|is present|are present|"
     r"exists?|can be seen|is left|are left|shows?|is shown|are shown))?$"
+    r"|^(?P<x7>.+?)\s+(?:(?:should|must|needs? to|has to)\s+)?(?:be\s+|is\s+|are\s+)?"
+    r"(?:free|clear|devoid|empty)\s+of\s+(?:all\s+|any\s+)?(?P<y7>.+)$"
+    r"|^(?:strip|rid|clear|free|empty|purge|cleanse)\s+(?P<x8>.+?)\s+of\s+(?:all\s+|any\s+)?"
+    r"(?P<y8>.+)$"
     r"|^(?:(?:the\s+)?(?:image|photo|picture|scene|it)\s+)?(?:should|must|shall|does|do|can|"
     r"will)\s*(?:not|n't)\s+(?:contain|have|include|show|feature|depict|display)\s+"
     r"(?:any\s+)?(?P<x6>.+)$"
@@ -400,10 +405,16 @@ def _no_more(s: str, c: _Context) -> _Reading | None:
     m = _NO_MORE.match(s)
     if not m:
         return None
-    text = m["x"] or m["x2"] or m["x3"] or m["x4"] or m["x5"] or m["x6"]
     if m["x3"] and s.startswith("nothing but"):
         return None
-    return _removal(text)
+    for where, what in (("x7", "y7"), ("x8", "y8")):
+        if m[what]:
+            reading = _removal(m[what])
+            where_text = re.sub(r"^(?:make|keep|leave|let|have|get)\s+", "", m[where])
+            if not _is_whole_image(where_text) and reading.locator is None:
+                reading.locator = read_locator("from " + where_text)
+            return reading
+    return _removal(m["x"] or m["x2"] or m["x3"] or m["x4"] or m["x5"] or m["x6"])
 
 
 def _removal(text: str) -> _Reading:
@@ -560,7 +571,7 @@ def _move_template(s: str, c: _Context) -> _Reading | None:
         obj = _np(" ".join(words[:-1]))
         relation = Relation(direction_word(words[-1]) or "unchanged", None, words[-1])
         return _move(obj, relation, c)
-    head_text, relation = split_relation(rest)
+    head_text, relation = destination_relation(rest)
     if relation is None:
         for i, word in enumerate(words[1:], start=1):
             if word == "closer" and i + 1 < len(words) and words[i + 1] == "to":
@@ -781,6 +792,8 @@ def _add_template(s: str, c: _Context) -> _Reading | None:
     verb, y = m["verb"], m["y"]
     if verb in ("show", "depict", "feature", "grow") and _is_whole_image(split_relation(y)[0]):
         return None
+    if verb == "set" and re.search(r"\s(?:as|to|into)\s", y):
+        return None  # "set the background as a city" is a change, read by `_transform`
     placing = re.fullmatch(_PLACE_VERBS, verb) is not None and verb != "put on"
     if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0])):
         head_text, relation = split_relation(y)
