@@ -123,17 +123,21 @@ class BPM:
         self._localizer: Any = None
         self._semantic: SemanticJudge | None = None
         self._spec_cache: dict[str, EditSpec] = {}
+        #: Seconds spent building the models (0 until built, or when they were given).
+        self.build_seconds = 0.0
 
     # ----------------------------------------------------------- lazy parts
     @property
     def models(self) -> Any:
-        """The detector, segmenter and encoder, built on first use."""
+        """The detector, segmenter and encoder, built on first use (`build_seconds`)."""
         if self._models is None:
             from bpm_edit.model_registry import load_metric_models
 
+            started = time.perf_counter()
             self._models = load_metric_models(
                 self._models_arg, device=self.device, dtype=self.dtype, **self.model_options
             )
+            self.build_seconds = time.perf_counter() - started
         return self._models
 
     @property
@@ -218,12 +222,15 @@ class BPM:
     ) -> list[BPMResult]:
         prepared = [self._prepare(item, first_index + offset, loaded)
                     for offset, item in enumerate(items)]
+        # Models are built on first use, before the clocks start.
+        judge = self.semantic_judge
+        todo = [p for p in prepared if p.regions is None]
+        localizer = self.localizer if todo else None
 
         started = time.perf_counter()
-        todo = [p for p in prepared if p.regions is None]
-        if todo:
-            found = self.localizer.localize_many([(p.original, p.edited) for p in todo],
-                                                 [p.spec for p in todo])
+        if localizer is not None:
+            found = localizer.localize_many([(p.original, p.edited) for p in todo],
+                                            [p.spec for p in todo])
             if len(found) != len(todo):
                 raise RuntimeError(f"localizer returned {len(found)} results for {len(todo)} pairs")
             for p, regions in zip(todo, found, strict=True):
@@ -231,7 +238,6 @@ class BPM:
         _share(prepared, todo, "localize", time.perf_counter() - started)
 
         started = time.perf_counter()
-        judge = self.semantic_judge
         plans = [judge.plan_modification(p.original, p.edited, p.regions, p.spec)
                  for p in prepared]
         features = judge.encode(plans)
