@@ -38,7 +38,7 @@ _RELATIONS: tuple[tuple[str, str, bool], ...] = (
     (r"next\s+to|beside|besides|nearby|near|close\s+to|closer\s+to|adjacent\s+to"
      r"|alongside|along\s+side|by\s+the\s+side\s+of|at\s+the\s+side\s+of|on\s+the\s+side\s+of"
      r"|to\s+the\s+side\s+of|in\s+front\s+of|behind|around|among|amongst|between"
-     r"|surrounding|opposite|by", "near", True),
+     r"|surrounding|opposite|against|by", "near", True),
     (r"(?:in|at|on|to|into)\s+the\s+(?:middle|center|centre|surface|inside|interior)\s+of"
      r"|inside\s+of|inside|within|into|onto|on|in|at|to|through|across", "inside", True),
 )
@@ -323,6 +323,9 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     words = [w for w in tokens if w not in lx.DEGREE_WORDS and w not in lx.DETERMINERS]
     if "than" in tokens:
         words = [w for w in tokens[: tokens.index("than")] if w not in lx.DEGREE_WORDS]
+    elif len(tokens) > 3 and tokens[0] == "as" and "as" in tokens[2:]:
+        # "as big as the plate": the size word between the two "as".
+        words = [w for w in tokens[1: tokens.index("as", 2)] if w not in lx.DEGREE_WORDS]
     if not words:
         return Complement("noun")
     has_material = any(w in lx.MATERIALS for w in words)

@@ -182,7 +182,7 @@ NUMBER_WORDS = _words(
 QUANTITY_NOUNS = _words(
     """
     pair couple group bunch lot lots number flock herd swarm crowd school pack set
-    bundle cluster handful row line pile
+    bundle cluster handful row line pile layer blanket sheet coating dusting
     """
 )
 #: Property nouns: "the colour of the bear" / "the bear's colour" -> "bear".

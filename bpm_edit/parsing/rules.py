@@ -197,9 +197,11 @@ def _change(x_text: str, y_text: str, material_first: bool = False,
         return _Reading("action", source.text, source.text, locator=source.locator)
     if kind == "relation" and complement.relation is not None:
         return _move(source, complement.relation)
-    if kind == "global" and (source.head in ("sky", "weather", "season", "time")):
+    adjectival = not re.match(r"^(?:be\s+|look like\s+|like\s+|resemble\s+)?(?:a|an|the)\s",
+                              y_text)
+    if kind == "global" and adjectival and source.head in ("sky", "weather", "season", "time"):
         return _global()
-    if kind == "global" and all(
+    if kind == "global" and adjectival and all(
         w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS or w in lx.DEGREE_WORDS
         for w in tokens_of(y_text)
     ):
@@ -208,9 +210,15 @@ def _change(x_text: str, y_text: str, material_first: bool = False,
         return _Reading("texture", source.text, source.text, locator=source.locator)
     target_text, size = _replace_target(re.sub(r"^(?:be|become|look like|resemble)\s+", "",
                                                y_text))
+    if target_text and source.head and target_text.split()[-1] in ("one", "ones"):
+        # "the blue jacket -> a red one": "one" stands for the source's head noun.
+        target_text = " ".join([*target_text.split()[:-1], source.head])
     target = _np(target_text) if target_text else NounPhrase(None)
     if target.head and source.head and target.head == source.head and target.text != source.text:
-        extra = set(target.text.split()) ^ set(source.text.split())
+        extra = {
+            w for w in set(target.text.split()) ^ set(source.text.split())
+            if not w.endswith("'s") and w not in lx.POSSESSIVE_OF.values()
+        }
         if extra and all(w in lx.COLORS or w == "and" for w in extra):
             obj = without_colors(source.text)
             return _Reading("color", obj, obj, locator=source.locator)
