@@ -630,7 +630,7 @@ def test_generalisation_set_reaches_the_thresholds() -> None:
     assert all(report.meets_thresholds().values()), report.to_text()
     covered = {row[1] for row in GENERALISATION}
     assert covered == {"add", "remove", "replace", "color", "texture", "size", "move",
-                       "action", "style_global", "background"}
+                       "action", "style_global", "background", "other"}
 
 
 @pytest.mark.skipif(not DEV_CASES.is_file(), reason=f"dev case file not found at {DEV_CASES}")
