@@ -150,7 +150,7 @@ ACTION_VERBS = _words(
     yell grin pose bow clap skip hop crawl fall fold cross shake nod blink gaze stare
     glance roll leap gallop race chase bite lick sniff howl meow purr cheer salute
     surf ski skate dive paddle row fish cook type write paint draw wag flap spread
-    face turn tilt hold carry
+    face turn tilt hold carry glow shine sparkle twinkle flicker spin smoke
     """
 )
 ACTION_IRREGULAR = {

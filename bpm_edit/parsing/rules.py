@@ -70,13 +70,33 @@ class _Context:
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _POLITE = re.compile(
     r"^(?:please|kindly|can you|could you|would you|will you|can we|could we|"
+    r"(?:is|would)\s+it\s+be\s+possible\s+to|is\s+it\s+possible\s+to|"
+    r"it\s+would\s+be\s+(?:nice|great|cool|good|better|lovely|awesome)\s+(?:if|to)|"
+    r"i\s+(?:would\s+)?(?:like|love|want)\s+it\s+if|i\s+wish|i\s+hope|"
+    r"(?:i'd|i\s+would|i)\s+(?:like|love|want)\s+to\s+see|let\s+me\s+see|show\s+me|"
+    r"(?:do\s+not|don't)\s+change\s+anything\s+(?:else\s+)?(?:except|but|other\s+than|"
+    r"besides)(?:\s+for)?|"
     r"i want you to|i'd like you to|i would like you to|i'd like to|i would like to|"
     r"i want to|we want to|we need to|you need to|you should|you must|try to|go ahead and|"
     r"help me|let's|let us|lets|now|then|just|also|and|ok|okay|hey|so|first|finally|"
     r"simply|quickly|carefully|gently|maybe|perhaps)\b[\s,]*"
 )
 _POLITE_TAIL = re.compile(
-    r"[\s,]*\b(?:please|thanks|thank you|for me|if possible|if you can|if you could)$"
+    r"[\s,]*\b(?:please|thanks|thank you|for me|if possible|if you can|if you could|instead|"
+    r"(?:while\s+|and\s+|but\s+)?(?:keeping|keep|leaving|leave|preserving|preserve)\s+"
+    r"(?:everything|all|the\s+rest)(?:\s+else)?(?:\s+(?:the\s+same|unchanged|intact|as\s+is))?|"
+    r"without\s+changing\s+(?:anything|the\s+rest)(?:\s+else)?)$"
+)
+_GERUND = {
+    "making": "make", "adding": "add", "removing": "remove", "replacing": "replace",
+    "changing": "change", "turning": "turn", "putting": "put", "placing": "place",
+    "moving": "move", "swapping": "swap", "giving": "give", "coloring": "color",
+    "colouring": "colour", "painting": "paint", "deleting": "delete", "erasing": "erase",
+    "converting": "convert", "transforming": "transform", "inserting": "insert",
+    "enlarging": "enlarge", "shrinking": "shrink", "having": "have", "letting": "let",
+}
+_TOPIC = re.compile(
+    r"^(?P<x>(?:the|this|that|these|those)\s+[^,]+),\s*(?P<rest>.*\b(?:it|them)\b.*)$"
 )
 _IMAGE_NOISE = re.compile(
     r"\s*\b(?:from|in|of|to|on|within|inside|into|across|throughout)\s+"
@@ -97,6 +117,9 @@ def _normalise(sentence: str) -> str:
         text = _POLITE.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
+    first, _, rest = text.partition(" ")
+    if first in _GERUND and rest:
+        text = f"{_GERUND[first]} {rest}"
     return " ".join(text.split()).strip(" .!?;:,")
 
 
@@ -426,6 +449,10 @@ def _no_more(s: str, c: _Context) -> _Reading | None:
 
 
 def _removal(text: str) -> _Reading:
+    if re.match(r"^(?:everything|all|anything)\s+(?:except|but|other than|besides|apart from)\b",
+                text):
+        # "remove everything except the dog" keeps one object: no single thing to remove.
+        return _Reading("other", flags=["low_confidence"])
     source = _np(text)
     if source.text is None:
         return _Reading("other", flags=["low_confidence"])
@@ -594,8 +621,9 @@ def _move_template(s: str, c: _Context) -> _Reading | None:
 
 
 _WHAT_IF = _t(
-    r"^(?:what if|what would (?:it|this|things|the (?:image|photo|picture)) look like if|"
-    r"imagine if|imagine that|imagine|suppose that|suppose|supposing|how about if|"
+    r"^(?:what if|how about|what about|"
+    r"what would (?:it|this|things|the (?:image|photo|picture)) look like if|imagine if|"
+    r"imagine that|imagine|suppose that|suppose|supposing|how about if|"
     r"what would happen if|if only|how would it look if|could)\s+(?P<rest>.+)$"
 )
 _THERE_WAS = _t(r"^there\s+(?:was|were|is|are|'s|had been|would be)\s+(?P<y>.+)$")
@@ -757,7 +785,9 @@ def _wish(s: str, c: _Context) -> _Reading | None:
 
 
 _EXIST = _t(
-    r"^(?:let there be|make there be|have there be|there should be|there must be|"
+    r"^(?:(?:the\s+)?(?:image|picture|photo|scene|it)\s+(?:needs|should have|must have|requires|"
+    r"could use|should contain|should include|needs to have|must include|should feature)|"
+    r"let there be|make there be|have there be|there should be|there must be|"
     r"there needs to be|there has to be|there ought to be|there will be|there shall be|"
     r"(?:ensure|make sure)(?: that)? there (?:is|are|'s)|there is|there are|there's|"
     r"there be|i want|i need|we need|i'd like|i would like|include|could there be|"
@@ -1062,9 +1092,11 @@ def _suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | N
 
 
 _BE = _t(
-    r"^(?:let\s+|have\s+|make\s+|keep\s+)?(?P<x>.+?)\s+(?:(?:should|must|shall|needs? to|has to|"
+    r"^(?:let\s+|have\s+|make\s+|keep\s+|can\s+|could\s+|would\s+|should\s+|may\s+|"
+    r"might\s+|will\s+)?(?P<x>.+?)\s+(?:(?:should|must|shall|needs? to|has to|"
     r"have to|will|would|can|could|is to|are to|ought to|got to)\s+)?"
-    r"(?P<verb>be|is|are|'s|look|looks|appear|appears|seem|seems|get|gets|become)\s+(?P<y>.+)$"
+    r"(?P<verb>be|is|are|was|were|'s|look|looks|appear|appears|seem|seems|get|gets|become)\s+"
+    r"(?P<y>.+)$"
 )
 _COVERED_AFTER = re.compile(
     r"^(?P<x>.+?)\s+(?:be\s+)?(?:covered|coated|filled|full|decorated|draped|wrapped|dusted|"
@@ -1129,6 +1161,23 @@ def _wearing(s: str, c: _Context) -> _Reading | None:
     return _worn(m["x"], m["y"], c) if m else None
 
 
+_ACTION_IMPERATIVE = _t(
+    r"^(?:raise|lift|open|close|shut|bend|cross|fold|tilt|clench|unfold|spread|flap|wag|"
+    r"squint|purse|pucker|uncross|straighten|curl|stretch out|nod|shake)\s+(?P<x>.+)$"
+)
+
+
+def _action_imperative(s: str, c: _Context) -> _Reading | None:
+    """"raise the man's arm", "close her eyes": a pose or gesture of an object."""
+    m = _ACTION_IMPERATIVE.match(s)
+    if not m:
+        return None
+    obj = _np(m["x"])
+    if obj.text is None:
+        return None
+    return _Reading("action", obj.text, obj.text, locator=obj.locator)
+
+
 #: Templates in the order they are tried; the first that reads the sentence wins.
 _TEMPLATES: tuple[_Template, ...] = (
     _remove_and_add,
@@ -1150,6 +1199,7 @@ _TEMPLATES: tuple[_Template, ...] = (
     _cover,
     _move_template,
     _add_template,
+    _action_imperative,
     _transform,
     _become,
     _make,
@@ -1162,6 +1212,10 @@ _TEMPLATES: tuple[_Template, ...] = (
 def _parse_sentence(sentence: str, context: _Context) -> _Reading | None:
     if not sentence:
         return None
+    topic = _TOPIC.match(sentence)
+    if topic:
+        # "the car, make it blue": the pronoun stands for the fronted noun phrase.
+        sentence = re.sub(r"\b(?:it|them)\b", topic["x"], topic["rest"], count=1)
     for template in _TEMPLATES:
         reading = template(sentence, context)
         if reading is not None:
