@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--roles", help="BPM gt-test metadata: SLOT=ROLE,... e.g. "
                                         "1=ground_truth,2=excessively_modified,"
                                         "3=excessively_preserved")
+    parser.add_argument("--outputs", action="append", default=[], metavar="MODEL=FOLDER",
+                        help="MagicBrush/PIE-Bench: an editing model's output folder "
+                             "(repeatable), as given to scripts/evaluate.py")
     parser.add_argument("--no-check-files", action="store_true",
                         help="do not check that image files exist")
     parser.add_argument("--lower-is-better", default=",".join(sorted(LOWER_IS_BETTER)),
@@ -99,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_root:
             options["data_root"] = args.data_root
         options["roles"] = _roles(args.roles)
+    elif args.outputs:
+        outputs = dict(part.split("=", 1) for part in args.outputs if "=" in part)
+        if len(outputs) != len(args.outputs):
+            print("error: --outputs expects MODEL=FOLDER", file=sys.stderr)
+            return 2
+        options["outputs"] = outputs
     try:
         loaded = load_dataset(dataset, **options)
         records = [r for path in args.results for r in read_results(path)]
