@@ -101,13 +101,20 @@ def main(argv: list[str] | None = None) -> int:
             options["model_names"] = [n.strip() for n in args.model_names.split(",")]
         if args.data_root:
             options["data_root"] = args.data_root
-        options["roles"] = _roles(args.roles)
+        try:
+            options["roles"] = _roles(args.roles)
+        except argparse.ArgumentTypeError as err:
+            parser.error(str(err))
     elif args.outputs:
         outputs = dict(part.split("=", 1) for part in args.outputs if "=" in part)
         if len(outputs) != len(args.outputs):
             print("error: --outputs expects MODEL=FOLDER", file=sys.stderr)
             return 2
         options["outputs"] = outputs
+    try:
+        component_rows = _component_rows(args.component_rows)
+    except argparse.ArgumentTypeError as err:
+        parser.error(str(err))
     try:
         loaded = load_dataset(dataset, **options)
         records = [r for path in args.results for r in read_results(path)]
@@ -116,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
         report = build_report(
             sheet, pairs=args.pairs, metrics=metrics, n_boot=args.n_boot, seed=args.seed,
-            bpm_metric=args.bpm_metric, component_rows=_component_rows(args.component_rows),
+            bpm_metric=args.bpm_metric, component_rows=component_rows,
             metric_threshold=args.metric_threshold, human_threshold=args.human_threshold,
             alphas=ALPHAS)
-    except (DatasetError, AlignmentError, OSError, argparse.ArgumentTypeError) as err:
+    except (DatasetError, AlignmentError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for error in loaded.errors:
