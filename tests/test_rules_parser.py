@@ -8,6 +8,7 @@ on phrasings beyond the dev file. Each case is scored with the eval-parser rules
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -878,6 +879,24 @@ def test_max_chars_is_configurable_and_validated() -> None:
     assert RulesParser(max_chars=50).parse("make the cat black").edit_type == "color"
     with pytest.raises(ValueError, match="max_chars"):
         RulesParser(max_chars=0)
+
+
+def test_random_word_salad_never_crashes() -> None:
+    """Seeded word salad over the grammar's own keywords: every input gives a valid spec."""
+    rng = random.Random(7)
+    vocab = (
+        "the a an it her them this make turn add remove replace with into to of on in at left "
+        "right top bottom above below next near red blue gold wooden glass bigger smaller cat "
+        "dog background image style night should be is what if had there no let have give put "
+        "move shift swap for instead paint color change , . ? ' 's and but so like look as from "
+        "out made sky covered full free strip take off away was were run smile one than can see "
+        "show me don't except everything"
+    ).split()
+    for _ in range(2000):
+        text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12)))
+        if text.strip():
+            spec = PARSER.parse(text)
+            assert isinstance(spec, EditSpec) and spec.parser == "rules"
 
 
 def test_throughput_sanity() -> None:

@@ -156,11 +156,6 @@ def _global() -> _Reading:
     return _Reading("style_global", WHOLE_IMAGE, WHOLE_IMAGE)
 
 
-def _background(word: str, target: str | None) -> _Reading:
-    phrase = _np(target)
-    return _Reading("background", word, _strip_scene_words(phrase.text))
-
-
 _SCENE_LEAD = re.compile(r"^(?:resemble|portray|depict|show|look like|be|feature)\s+")
 
 
@@ -183,8 +178,7 @@ def _replace_target(text: str) -> tuple[str | None, str]:
     return phrase.text, size
 
 
-def _change(x_text: str, y_text: str, material_first: bool = False,
-            verb: str | None = None) -> _Reading:
+def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
     """Read "change X to Y" for any X and Y: background, whole image, colour, material,
     size, action or a replacement."""
     x_text = x_text.strip()
@@ -197,8 +191,7 @@ def _change(x_text: str, y_text: str, material_first: bool = False,
         r"^(?:the\s+)?(colou?r|hue|shade|texture|material|size|surface|finish)\s+of\b", x_text
     ) or re.search(r"\b(colou?r|texture|material|size)$", x_text)
     if source.head in lx.BACKGROUND_WORDS:
-        return _Reading("background", source.head, _strip_scene_words(_np(y_text).text)
-                        if not _SCENE_LEAD.match(y_text) else _strip_scene_words(y_text))
+        return _Reading("background", source.head, _strip_scene_words(y_text))
     complement = classify_complement(y_text, material_first=material_first)
     kind = complement.kind
     if property_match:
@@ -282,8 +275,9 @@ def _change_whole(x_text: str, y_text: str, material_first: bool = False) -> _Re
     return _global()
 
 
-def _move(obj: NounPhrase, relation: Relation | None, context: _Context | None = None,
-          placing: bool = False) -> _Reading:
+def _move(
+    obj: NounPhrase, relation: Relation | None, context: _Context | None = None
+) -> _Reading:
     """A move of `obj` to `relation`; a move "to the jungle" is a background change."""
     text = obj.text
     if relation is None:
@@ -674,8 +668,7 @@ def _worn(x_text: str, y_text: str, c: _Context) -> _Reading:
                                            "shorter", "tinier", "taller", "thinner", "wider"):
         return _Reading("size", _owned(ref.text, target), _owned(ref.text, target),
                         size=sizes[0])
-    owner = ref.text if relation is None or relation.reference is None else ref.text
-    return _Reading("add", None, target.text, reference=owner, position="inside")
+    return _Reading("add", None, target.text, reference=ref.text, position="inside")
 
 
 def _owned(owner: str, thing: NounPhrase) -> str:
@@ -841,7 +834,7 @@ def _add_template(s: str, c: _Context) -> _Reading | None:
             if relation.position == "inside" and worn is not None and worn.head in lx.CLOTHING:
                 # "put the cat in a spacesuit": the garment is added on the cat.
                 return _Reading("add", None, worn.text, reference=obj.text, position="inside")
-            return _move(obj, relation, c, placing=True)
+            return _move(obj, relation, c)
     return _add(y, c, verb)
 
 
@@ -942,7 +935,7 @@ def _transform(s: str, c: _Context) -> _Reading | None:
     x, conn, y = split
     if not x.strip():
         return None
-    return _change(x, y, material_first=conn in ("into", "in to", "in"), verb=verb)
+    return _change(x, y, material_first=conn in ("into", "in to", "in"))
 
 
 def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
