@@ -39,7 +39,7 @@ MATERIALS = _words(
     chrome straw wicker bamboo cloth fabric lace knit knitted granite sand sandy jelly
     chocolate candy origami plush felt tin aluminum aluminium sponge cork rattan linen
     satin suede tweed corduroy jade pearl obsidian wax lava rock rocky slime crochet
-    yarn fluffy fuzzy shiny matte glossy rusty rust moss mossy lava gemstone quartz
+    yarn fluffy fuzzy shiny matte glossy rusty rust moss mossy gemstone quartz
     striped checkered plaid spotted dotted polka-dot polka-dotted floral camouflage
     leopard-print zebra-print tie-dye paisley tartan gingham frozen melted wet muddy
     burnt burned cracked weathered polished carved
@@ -85,14 +85,6 @@ GLOBAL_WORDS = _words(
     mood atmosphere weather season
     """
 )
-#: Phrases that, as the thing changed, mean the whole image.
-WHOLE_IMAGE_NOUNS = _words(
-    """
-    image photo photograph picture pic scene everything it this whole entire style
-    weather season time lighting mood atmosphere look aesthetic overall
-    """
-)
-IMAGE_WORDS = _words("image photo photograph picture pic painting frame shot snapshot")
 BACKGROUND_WORDS = _words(
     "background backdrop backgrounds scenery setting surroundings environment location"
 )
@@ -106,7 +98,7 @@ SCENE_NOUNS = _words(
     waterfall savanna savannah tundra glacier swamp prairie canyon valley hills
     seaside shore coast harbor harbour downtown suburbs office classroom kitchen
     bedroom library stadium restaurant cafe market mall airport station church temple
-    palace heaven hell paradise planet galaxy universe north pole south pole
+    palace heaven hell paradise planet galaxy universe
     """
 )
 LARGER_WORDS = _words(
@@ -165,7 +157,7 @@ ACTION_IRREGULAR = {
 EXPRESSION_ADJECTIVES = _words(
     """
     happy sad angry surprised scared afraid frightened shocked smiling laughing crying
-    excited sleepy asleep awake tired crying furious joyful grumpy frowning worried
+    excited sleepy asleep awake tired furious joyful grumpy frowning worried
     nervous confused bored cheerful serious
     """
 )
@@ -174,9 +166,6 @@ DETERMINERS = _words(
     the a an this that these those some any all each every both another other either
     only just certain few several many
     """
-)
-NUMBER_WORDS = _words(
-    "one two three four five six seven eight nine ten eleven twelve dozen couple"
 )
 #: Collective nouns dropped before "of" so the head is the thing itself.
 QUANTITY_NOUNS = _words(
@@ -209,8 +198,8 @@ ING_NOUNS = _words(
     building ring king painting ceiling clothing wedding string swing wing thing
     something anything nothing everything evening morning earring railing icing
     stuffing pudding sibling duckling spring sling lightning awning frosting landing
-    sibling darling dumpling ceiling drawing filling stocking sibling bedding fencing
-    lighting topping seating carving sailing sing setting pudding wedding
+    darling dumpling drawing filling stocking sibling bedding fencing
+    lighting topping seating carving sailing sing setting
     """
 )
 #: Words that end a noun phrase: the start of another clause or an unrelated phrase.
