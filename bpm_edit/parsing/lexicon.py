@@ -198,7 +198,7 @@ ING_NOUNS = _words(
     building ring king painting ceiling clothing wedding string swing wing thing
     something anything nothing everything evening morning earring railing icing
     stuffing pudding sibling duckling spring sling lightning awning frosting landing
-    darling dumpling drawing filling stocking sibling bedding fencing
+    darling dumpling drawing filling stocking bedding fencing
     lighting topping seating carving sailing sing setting
     """
 )
