@@ -219,7 +219,9 @@ class MaskGuidedInstructPix2PixPipeline(StableDiffusionInstructPix2PixPipeline):
             noise = state.initial_noise.to(device=original.device, dtype=original.dtype)
             original = self.scheduler.add_noise(original, noise, timesteps[step + 1 : step + 2])
         mask = state.latent_mask(latents.shape[-2:], latents)
-        return (1 - mask) * original + mask * latents
+        # Broadcasting a (B, 1, h, w) mask can yield a channels-last result; keep the
+        # scheduler's layout so the UNet's kernels (and their rounding) do not change.
+        return ((1 - mask) * original + mask * latents).contiguous()
 
 
 def _prompt_batch_size(prompt: str | list[str] | None, prompt_embeds: torch.Tensor | None) -> int:

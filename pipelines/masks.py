@@ -84,6 +84,8 @@ def _single_to_tensor(mask: object, name: str) -> torch.Tensor:
             f"{name}: expected a PIL image, numpy array, torch tensor or a list of them, "
             f"got {type(mask).__name__}"
         )
+    if tensor.numel() == 0:
+        raise MaskError(f"{name}: mask has zero size {tuple(tensor.shape)}")
     tensor = _to_unit_float(tensor, name)
     if tensor.ndim == 2:
         tensor = tensor[None, None]
@@ -99,8 +101,6 @@ def _single_to_tensor(mask: object, name: str) -> torch.Tensor:
         raise MaskError(
             f"{name}: mask must be (H, W), (B, H, W) or (B, 1, H, W), got {tuple(tensor.shape)}"
         )
-    if tensor.shape[0] == 0 or tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
-        raise MaskError(f"{name}: mask has zero size {tuple(tensor.shape)}")
     return tensor
 
 
