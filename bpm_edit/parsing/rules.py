@@ -71,6 +71,13 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": 
 _POLITE = re.compile(
     r"^(?:please|kindly|can you|could you|would you|will you|can we|could we|"
     r"(?:is|would)\s+it\s+be\s+possible\s+to|is\s+it\s+possible\s+to|"
+    r"it\s+is\s+(?:necessary|important|required|needed|essential|time)\s+to|"
+    r"(?:you|we)\s+(?:have|need|ought)\s+to|(?:you|we)\s+(?:must|should)|"
+    r"(?:please\s+)?(?:be\s+sure|make\s+sure|remember|don't\s+forget)\s+to|"
+    r"(?:i\s+need|i'd\s+like|i\s+want)\s+you\s+to|(?:the|your)\s+(?:task|goal|job)\s+is\s+to|"
+    r"(?:modify|change|edit|alter|adjust|update)\s+(?:the\s+|this\s+)?(?:scene|image|picture|"
+    r"photo|photograph)\s+(?:so\s+(?:that\s+)?|such\s+that\s+|by\s+|"
+    r"to\s+(?=(?:make|add|remove|put|place|replace|give|have|let|show)\b))|"
     r"it\s+would\s+be\s+(?:nice|great|cool|good|better|lovely|awesome)\s+(?:if|to)|"
     r"i\s+(?:would\s+)?(?:like|love|want)\s+it\s+if|i\s+wish|i\s+hope|"
     r"(?:i'd|i\s+would|i)\s+(?:like|love|want)\s+to\s+see|let\s+me\s+see|show\s+me|"
@@ -85,7 +92,8 @@ _POLITE_TAIL = re.compile(
     r"[\s,]*\b(?:please|thanks|thank you|for me|if possible|if you can|if you could|instead|"
     r"(?:while\s+|and\s+|but\s+)?(?:keeping|keep|leaving|leave|preserving|preserve)\s+"
     r"(?:everything|all|the\s+rest)(?:\s+else)?(?:\s+(?:the\s+same|unchanged|intact|as\s+is))?|"
-    r"without\s+changing\s+(?:anything|the\s+rest)(?:\s+else)?)$"
+    r"without\s+changing\s+(?:anything|the\s+rest)(?:\s+else)?|"
+    r"(?:as|like)\s+(?:in|during|at)\s+(?:the\s+)?[a-z]+)$"
 )
 _GERUND = {
     "making": "make", "adding": "add", "removing": "remove", "replacing": "replace",
@@ -99,7 +107,7 @@ _TOPIC = re.compile(
     r"^(?P<x>(?:the|this|that|these|those)\s+[^,]+),\s*(?P<rest>.*\b(?:it|them)\b.*)$"
 )
 _IMAGE_NOISE = re.compile(
-    r"\s*\b(?:from|in|of|to|on|within|inside|into|across|throughout)\s+"
+    r"\s*\b(?:from|in|of|to|on|within|inside|into|across|throughout|for)\s+"
     r"(?:(?:the|this|that|my|our|your|an?)\s+)?"
     r"(?:(?:entire|whole|original|given|current|attached|above|following)\s+)?"
     r"(?:image|photo|photograph|picture|pic|scene|shot|snapshot)\b"
@@ -491,7 +499,9 @@ _REMOVE = _t(
     r"clear out|clear off|cut out|do away with|remove|delete|erase|eliminate|expunge|"
     r"eradicate|omit|exclude|extract|ditch|discard|hide|rid the image of|rid|lose|"
     r"edit out|crop out|clean up|clean away|dispose of|subtract|banish|purge|scrub out|"
-    r"scrub away|blot out|paint out|paint over|remove all traces of|take)\s+(?P<x>.+)$"
+    r"scrub away|blot out|paint out|paint over|remove all traces of|obliterate|excise|efface|"
+    r"annihilate|abolish|expel|evict|dispel|scrap|wipe|blank out|white out|mask out|black out|"
+    r"throw out|throw away|kick out|chuck out|toss out|cut away|delete out|take)\s+(?P<x>.+)$"
 )
 
 
@@ -996,7 +1006,8 @@ _LOOK_DIRECTIONS = frozenset(
     "at toward towards up down away into out back around left right straight over".split()
 )
 _MAKE = _t(
-    r"^(?P<verb>make|turn|render|get|have|let|keep|leave|paint|colou?r|dye)\s+(?P<rest>.+)$"
+    r"^(?P<verb>make|turn|render|get|have|let|keep|leave|paint|colou?r|dye|craft|fashion|forge|"
+    r"mold|mould|carve|sculpt|rebuild|reconstruct)\s+(?P<rest>.+)$"
 )
 _OUT_OF = re.compile(r"^(?P<x>.+?)\s+(?:be\s+)?(?:made\s+)?(?:out\s+of|of)\s+(?P<y>.+)$")
 _WHOLE_LEAD = re.compile(
@@ -1132,6 +1143,7 @@ _GLOBAL_BARE = _t(
     r"^(?:in the style of|as if (?:it )?(?:was|were) (?:painted|drawn|made|taken) by|"
     r"as (?:a|an)|like (?:a|an)|in (?:a|an)|in the|at|during|convert to|turn to|"
     r"apply (?:a|an)?|use (?:a|an)?|give (?:it|the image|the photo|this) (?:a|an)?|"
+    r"(?:adopt|employ|utili[sz]e|go for|opt for|switch to|choose) (?:a|an)?|"
     r"add (?:a|an)?)\s+(?P<y>.+?)(?:\s+(?:filter|effect|style|look|aesthetic|tone|vibe))?$"
 )
 
