@@ -1,0 +1,129 @@
+"""Editing-model registry: built-in random pipelines, local directories, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
+from PIL import Image
+
+from pipelines.editing_models import (
+    EDITING_MODELS,
+    EditingModelError,
+    _byte_level_tokenizer,
+    _clip_merges,
+    build_tiny_pipeline,
+    editing_model_info,
+    load_editing_pipeline,
+    resolve_device,
+    resolve_dtype,
+)
+from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def edit(pipe, **kwargs):
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), np.uint8))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe(
+        "add a hat",
+        image=image,
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+        **kwargs,
+    ).images
+
+
+def test_registry_documents_the_authors_defaults():
+    assert EDITING_MODELS["ip2p"].source == "timbrooks/instruct-pix2pix"
+    assert EDITING_MODELS["magicbrush"].source == "vinesmsuic/magicbrush-jul7"
+    for name in ("ip2p", "magicbrush"):
+        info = EDITING_MODELS[name]
+        assert (info.steps, info.guidance_scale, info.image_guidance_scale) == (100, 7.5, 1.5)
+        assert info.scheduler == "EulerAncestralDiscreteScheduler"
+    assert editing_model_info("/some/dir").steps == EDITING_MODELS["ip2p"].steps
+
+
+def test_tiny_pipeline_is_seeded_and_uses_the_mask_guided_class():
+    first, second, other = build_tiny_pipeline(0), build_tiny_pipeline(0), build_tiny_pipeline(1)
+    assert isinstance(first, MaskGuidedInstructPix2PixPipeline)
+    assert isinstance(first.scheduler, EulerAncestralDiscreteScheduler)
+    assert first.unet.config.in_channels == 8
+    weights = [dict(p.unet.named_parameters()) for p in (first, second, other)]
+    name = "conv_in.weight"
+    assert torch.equal(weights[0][name], weights[1][name])
+    assert not torch.equal(weights[0][name], weights[2][name])
+
+
+def test_save_pretrained_in_hub_layout_loads_back_identically(tmp_path):
+    tiny = load_editing_pipeline("tiny")
+    # Save through diffusers' own IP2P class, so model_index.json names the hub's class.
+    StableDiffusionInstructPix2PixPipeline(
+        **tiny.components, requires_safety_checker=False
+    ).save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    assert index["_class_name"] == "StableDiffusionInstructPix2PixPipeline"
+    for folder in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        assert (tmp_path / folder).is_dir()
+    loaded = load_editing_pipeline(str(tmp_path))
+    assert isinstance(loaded, MaskGuidedInstructPix2PixPipeline)
+    assert np.array_equal(edit(loaded), edit(tiny))
+    mask = np.zeros((32, 32), bool)
+    mask[:16] = True
+    assert np.array_equal(edit(loaded, mask=mask), edit(tiny, mask=mask))
+
+
+def test_random_variant_tokenizer_is_clips_real_vocabulary():
+    tokenizer = _byte_level_tokenizer(_clip_merges())
+    assert len(tokenizer) == 49408
+    # The ids openai/clip-vit-large-patch14 gives "a photo of a cat".
+    assert tokenizer("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(EditingModelError, match=r"unknown editing model 'ip2px'.*'ip2p'.*'tiny'"):
+        load_editing_pipeline("ip2px")
+
+
+def test_missing_and_malformed_directories(tmp_path):
+    with pytest.raises(EditingModelError, match="directory not found"):
+        load_editing_pipeline(str(tmp_path / "nope"))
+    with pytest.raises(EditingModelError, match="model_index.json is missing"):
+        load_editing_pipeline(str(tmp_path))
+
+
+def test_hub_model_without_weights_offline_names_the_repo_and_the_fix(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EditingModelError) as caught:
+        load_editing_pipeline("magicbrush")
+    message = str(caught.value)
+    assert "vinesmsuic/magicbrush-jul7" in message
+    assert "--local-dir" in message and "--model DIR" in message
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_gpu_is_a_clear_error():
+    with pytest.raises(EditingModelError, match="no CUDA GPU is available"):
+        load_editing_pipeline("tiny", device="cuda")
+    with pytest.raises(EditingModelError, match="invalid device"):
+        resolve_device("gpu0")
+
+
+def test_dtype_names():
+    cpu = torch.device("cpu")
+    assert resolve_dtype(None, cpu) == torch.float32
+    assert resolve_dtype(None, torch.device("cuda")) == torch.float16
+    assert resolve_dtype("bf16", cpu) == torch.bfloat16
+    with pytest.raises(EditingModelError, match="unknown dtype 'float8'"):
+        resolve_dtype("float8", cpu)
