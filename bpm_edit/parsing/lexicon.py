@@ -105,13 +105,13 @@ LARGER_WORDS = _words(
     """
     bigger larger taller wider longer thicker fatter huger greater enlarged bulkier
     heavier big large huge giant gigantic enormous massive tall wide long
-    oversized jumbo immense colossal grander bigger-sized
+    oversized jumbo immense colossal grander bigger-sized fat chubby plump
     """
 )
 SMALLER_WORDS = _words(
     """
     smaller tinier shorter thinner narrower slimmer skinnier little littler tiny
-    small miniature mini shrunken reduced petite teeny short
+    small miniature mini shrunken reduced petite teeny short thin slim skinny slender
     """
 )
 #: Adverbs of degree that may sit before a size or colour word ("much larger").

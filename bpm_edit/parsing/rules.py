@@ -72,6 +72,7 @@ _POLITE = re.compile(
     r"^(?:please|kindly|can you|could you|would you|will you|can we|could we|"
     r"(?:is|would)\s+it\s+be\s+possible\s+to|is\s+it\s+possible\s+to|"
     r"it\s+is\s+(?:necessary|important|required|needed|essential|time)\s+to|"
+    r"(?:make|have|get)\s+it\s+so\s+(?:that\s+)?|"
     r"(?:you|we)\s+(?:have|need|ought)\s+to|(?:you|we)\s+(?:must|should)|"
     r"(?:please\s+)?(?:be\s+sure|make\s+sure|remember|don't\s+forget)\s+to|"
     r"(?:i\s+need|i'd\s+like|i\s+want)\s+you\s+to|(?:the|your)\s+(?:task|goal|job)\s+is\s+to|"
@@ -606,7 +607,9 @@ def _move_template(s: str, c: _Context) -> _Reading | None:
     if m["verb"] == "shift" and " into " in f" {rest} ":
         return None
     words = rest.split()
-    if len(words) > 1 and direction_word(words[-1]):
+    if (len(words) > 1 and direction_word(words[-1]) and words[-2] not in lx.DETERMINERS
+            and words[-2] not in ("to", "toward", "towards", "far", "very", "of", "on", "at")):
+        # "move the cat on the left up": a bare direction after the object (and locator).
         obj = _np(" ".join(words[:-1]))
         relation = Relation(direction_word(words[-1]) or "unchanged", None, words[-1])
         return _move(obj, relation, c)
@@ -1069,6 +1072,11 @@ def _make(s: str, c: _Context) -> _Reading | None:
             # "make the shirt crumpled": an unknown property of the object.
             obj = _np(" ".join(words[:-1]))
             return _Reading("other", obj.text, obj.text, locator=obj.locator)
+        if len(words) > 2 and words[0] in lx.DETERMINERS:
+            # "make the cat X" with an unknown single word X: the object is what precedes.
+            obj = _np(" ".join(words[:-1]))
+            return _Reading("other", obj.text, obj.text, locator=obj.locator,
+                            flags=["low_confidence"])
         obj = _np(rest)
         return _Reading("other", obj.text, obj.text, locator=obj.locator,
                         flags=["low_confidence"])
@@ -1183,6 +1191,27 @@ def _action_imperative(s: str, c: _Context) -> _Reading | None:
     return _Reading("action", obj.text, obj.text, locator=obj.locator)
 
 
+_ORIENT = _t(
+    r"^(?:turn|switch|flip|rotate|mirror|invert|spin|tilt)\s+"
+    r"(?P<x>.+?)(?:\s+(?:on|off|over|around|upside\s+down|horizontally|vertically|sideways|"
+    r"clockwise|counter-?clockwise|anticlockwise|by\s+\d+\s+degrees|\d+\s+degrees|"
+    r"to\s+the\s+(?:left|right)|left|right))+$"
+    r"|^(?:turn|switch|flip)\s+(?:on|off|over|around)\s+(?P<x2>.+)$"
+)
+
+
+def _orient(s: str, c: _Context) -> _Reading | None:
+    """"turn the lights off", "flip the car upside down", "rotate the chair": a change of
+    state or orientation of an object, with no class of its own ("other")."""
+    m = _ORIENT.match(s)
+    if not m:
+        return None
+    obj = _np(m["x"] or m["x2"])
+    if obj.text is None or _is_whole_image(obj.text):
+        return _global() if obj.text else None
+    return _Reading("other", obj.text, obj.text, locator=obj.locator)
+
+
 #: Templates in the order they are tried; the first that reads the sentence wins.
 _TEMPLATES: tuple[_Template, ...] = (
     _remove_and_add,
@@ -1204,6 +1233,7 @@ _TEMPLATES: tuple[_Template, ...] = (
     _cover,
     _move_template,
     _add_template,
+    _orient,
     _action_imperative,
     _transform,
     _become,
