@@ -112,7 +112,7 @@ class ImageCache:
     keeps the decode to once per batch. A file changed on disk is read again.
     """
 
-    def __init__(self, max_images: int = 64) -> None:
+    def __init__(self, max_images: int = 32) -> None:
         self.max_images = max_images
         self._images: OrderedDict[tuple[str, int, int], Image.Image] = OrderedDict()
         self._lock = threading.Lock()  # the VLM judge reads images from worker threads

@@ -229,13 +229,15 @@ def existing_shards(out: str | Path) -> list[Path]:
 
 @dataclass
 class RunSummary:
-    """What one process did: records written (`scored`, of which `errors` failed) and
-    records already present (`skipped`), over `pending_items` items to work on."""
+    """What one process did: records computed (`scored`, of which `errors` failed),
+    copied from an identical earlier one (`reused`) and already present (`skipped`), over
+    `pending_items` items to work on."""
 
     out: Path
     items: int
     pending_items: int
     scored: int
+    reused: int
     skipped: int
     errors: int
     seconds: float
@@ -243,7 +245,8 @@ class RunSummary:
     def line(self) -> str:
         return (
             f"{self.items} items: {self.scored} records scored ({self.errors} errors), "
-            f"{self.skipped} already done, {self.seconds:.1f} s -> {self.out}"
+            f"{self.reused} reused, {self.skipped} already done, {self.seconds:.1f} s "
+            f"-> {self.out}"
         )
 
 
@@ -270,11 +273,14 @@ def score_items(
     batch_size: int = 8,
     progress: bool = True,
     shard: tuple[int, int] = (0, 1),
+    hasher: ContentHasher | None = None,
 ) -> RunSummary:
     """Score this process's shard of `items` with `metrics`, appending to `write_to`.
 
     `done_in` are result files whose error-free records count as done (the result file
     and any shard files). `shard=(index, count)` picks items index, index+count, ...
+    An item whose key was already scored under another item_id (the same files,
+    instruction and settings) gets a copy of that record instead of a new computation.
     """
     _check_inputs(items, metrics, batch_size)
     index, count = shard
@@ -282,12 +288,14 @@ def score_items(
         raise ValueError(f"shard index {index} is outside 0..{count - 1}")
     started = time.perf_counter()
     version = package_version()
-    hasher = ContentHasher()
+    hasher = hasher or ContentHasher()
     done: set[tuple[str, str]] = set()
+    known: dict[str, dict[str, Any]] = {}  # key -> an error-free record, for reuse
     for path in dict.fromkeys([Path(p) for p in done_in] + [Path(write_to)]):
         for record in read_records(path):
             if record.get("error") is None:
                 done.add((record["key"], record["item_id"]))
+                known[record["key"]] = record
 
     mine = list(items)[index::count]
     work: list[tuple[EditItem, list[tuple[EditMetric, str]]]] = []
@@ -304,16 +312,18 @@ def score_items(
         if todo:
             work.append((item, todo))
 
-    scored = errors = 0
+    scored = reused = errors = 0
     bar = _progress_bar(len(work), progress and index == 0, count)
     try:
         with RecordWriter(write_to) as writer:
             for start in range(0, len(work), batch_size):
                 batch = work[start:start + batch_size]
-                records = _score_batch(batch, metrics)
+                records, copied = _score_batch(batch, metrics, known)
                 writer.write_batch(records)
-                scored += len(records)
+                scored += len(records) - copied
+                reused += copied
                 errors += sum(1 for r in records if r["error"] is not None)
+                known.update((r["key"], r) for r in records if r["error"] is None)
                 if bar is not None:
                     bar.update(len(batch))
                     bar.set_postfix(errors=errors, refresh=False)
@@ -322,7 +332,7 @@ def score_items(
             bar.close()
     return RunSummary(
         out=Path(write_to), items=len(mine), pending_items=len(work), scored=scored,
-        skipped=skipped, errors=errors, seconds=time.perf_counter() - started,
+        reused=reused, skipped=skipped, errors=errors, seconds=time.perf_counter() - started,
     )
 
 
@@ -336,12 +346,28 @@ def _progress_bar(total: int, enabled: bool, count: int):
 
 
 def _score_batch(
-    batch: list[tuple[EditItem, list[tuple[EditMetric, str]]]], metrics: Sequence[EditMetric]
-) -> list[dict[str, Any]]:
-    """Records for one batch: each metric scores the items that still need it."""
+    batch: list[tuple[EditItem, list[tuple[EditMetric, str]]]],
+    metrics: Sequence[EditMetric],
+    known: dict[str, dict[str, Any]],
+) -> tuple[list[dict[str, Any]], int]:
+    """Records for one batch, and how many were copies of `known` records: each metric
+    scores the items that still need it."""
     records: dict[tuple[str, str], dict[str, Any]] = {}
+    copied = 0
     for metric in metrics:
-        wanted = [(item, key) for item, todo in batch for m, key in todo if m is metric]
+        wanted = []
+        for item, todo in batch:
+            for m, key in todo:
+                if m is not metric:
+                    continue
+                if key in known:
+                    records[(item.item_id, metric.name)] = {
+                        **known[key], "item_id": item.item_id, "input_id": item.input_id,
+                        "model": item.model, "elapsed_s": 0.0,
+                    }
+                    copied += 1
+                else:
+                    wanted.append((item, key))
         if not wanted:
             continue
         outputs = _run_metric(metric, [item for item, _ in wanted])
@@ -353,7 +379,7 @@ def _score_batch(
     for item, todo in batch:
         for metric, _ in todo:
             ordered.append(records[(item.item_id, metric.name)])
-    return ordered
+    return ordered, copied
 
 
 def _run_metric(
@@ -422,6 +448,7 @@ def merge_results(
     items: Sequence[EditItem],
     metrics: Sequence[EditMetric],
     sources: Sequence[str | Path] = (),
+    hasher: ContentHasher | None = None,
 ) -> int:
     """Rewrite `out` from itself and `sources` (shard files) in the stable order
     described in the module docstring; returns the number of records written.
@@ -439,7 +466,7 @@ def merge_results(
             latest[ident] = record
 
     version = package_version()
-    hasher = ContentHasher()
+    hasher = hasher or ContentHasher()
     current_ids = {item.item_id for item in items}
     ordered = []
     for item in items:
@@ -476,21 +503,23 @@ def evaluate(
     count = 1 if accelerator is None else accelerator.num_processes
     index = 0 if accelerator is None else accelerator.process_index
     previous_shards = existing_shards(out)
+    hasher = ContentHasher()
     if count == 1:
         summary = score_items(items, metrics, out, done_in=previous_shards,
-                              batch_size=batch_size, progress=progress)
-        merge_results(out, items, metrics, previous_shards)
+                              batch_size=batch_size, progress=progress, hasher=hasher)
+        merge_results(out, items, metrics, previous_shards, hasher)
         for path in previous_shards:
             path.unlink()
         return summary
 
     mine = shard_path(out, index, count)
     summary = score_items(items, metrics, mine, done_in=[out, *previous_shards],
-                          batch_size=batch_size, progress=progress, shard=(index, count))
+                          batch_size=batch_size, progress=progress, shard=(index, count),
+                          hasher=hasher)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         shards = existing_shards(out)
-        merge_results(out, items, metrics, shards)
+        merge_results(out, items, metrics, shards, hasher)
         for path in shards:
             path.unlink()
     accelerator.wait_for_everyone()
