@@ -115,6 +115,10 @@ def read_noun_phrase(text: str | None, keep_clauses: bool = False) -> NounPhrase
     if match is not None:
         locator = read_locator(text[match.start():])
         text = text[: match.start()]
+        words = (locator or "").split()
+        if len(words) < 2 or all(w in lx.COLORS or w in lx.MATERIALS for w in words[1:]):
+            # a bare preposition, or "from blue" (the old colour): not an instance qualifier
+            locator = None
     raw = text.split()
     tokens: list[str] = []
     for i, word in enumerate(raw):
@@ -292,7 +296,11 @@ class Complement:
     relation: Relation | None = None
 
 
-_MATERIAL_LEAD = re.compile(r"^(?:be\s+)?(?:made\s+)?(?:out\s+)?of\s+|^made\s+(?:out\s+)?of\s+")
+_MATERIAL_LEAD = re.compile(
+    r"^(?:be\s+)?(?:to\s+be\s+)?(?:made\s+)?(?:out\s+)?of\s+|^(?:be\s+)?(?:to\s+be\s+)?"
+    r"(?:made|knitted|woven|carved|sculpted|built|crafted|constructed|cast|forged|molded|moulded)"
+    r"\s+(?:out\s+of|from|of|in)\s+"
+)
 
 
 _COMPLEMENT_LEAD = re.compile(

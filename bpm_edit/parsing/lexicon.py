@@ -207,7 +207,8 @@ CLAUSE_BREAKS = _words(
     """
     so which who whom whose while because but then until unless although though
     where when whereas if and or with without wearing holding carrying having using
-    instead rather like resembling that to into for as
+    instead rather like resembling that to into for as be is are was were been being
+    should must will would can could shall might may
     """
 )
 FILLER_TAIL = _words(

@@ -481,13 +481,16 @@ _MAKE_GONE = _t(
 )
 
 
+_WANT_LEAD = re.compile(r"^(?:i|we)\s+(?:want|need|would like|'d like|wish)\s+")
+
+
 def _passive_remove(s: str, c: _Context) -> _Reading | None:
     m = _MAKE_GONE.match(s)
     if m:
         return _removal(m["x"] or m["x2"])
     m = _PASSIVE_REMOVE.match(s)
     if m and not m["rest"].strip().startswith(("with", "by", "and replaced")):
-        reading = _removal(m["x"])
+        reading = _removal(_WANT_LEAD.sub("", m["x"]))
         rest = m["rest"].strip()
         if rest.startswith("from ") and reading.locator is None:
             reading.locator = read_locator(rest)
@@ -931,7 +934,10 @@ _CONNECTOR = re.compile(
     rf"(?<!\bnext)(?<!\bclose)(?<!\badjacent)\s+(?P<conn>{_CONNECTORS})"
     r"\s+(?=\S)"
 )
+#: Verbs whose "to" is not "into" ("make the cat jump to the table").
 _WEAK_CONNECTOR_VERBS = frozenset({"make", "render", "get", "shift", "depict", "portray"})
+#: ... and whose "as"/"in" is not a manner either ("make it in the 1920s" is read by `_make`).
+_NO_AS_VERBS = frozenset({"make", "get", "shift"})
 
 
 def _transform(s: str, c: _Context) -> _Reading | None:
@@ -959,7 +965,7 @@ def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
     allowed = []
     for match in matches:
         conn = match["conn"]
-        if weak and conn in ("to", "as", "in", "to be"):
+        if weak and (conn in ("to", "to be") or (conn in ("as", "in") and verb in _NO_AS_VERBS)):
             continue
         if verb == "shift" and conn not in ("into", "in to"):
             continue
@@ -1010,8 +1016,9 @@ _LOOK_DIRECTIONS = frozenset(
 )
 _MAKE = _t(
     r"^(?P<verb>make|turn|render|get|have|let|keep|leave|paint|colou?r|dye|craft|fashion|forge|"
-    r"mold|mould|carve|sculpt|rebuild|reconstruct)\s+(?P<rest>.+)$"
+    r"mold|mould|carve|sculpt|rebuild|reconstruct|resize|rescale|scale|zoom)\s+(?P<rest>.+)$"
 )
+_SEEM_TAIL = re.compile(r"\s+(?:(?:appears?|looks?|seems?)(?:\s+to)?|to)$")
 _OUT_OF = re.compile(r"^(?P<x>.+?)\s+(?:be\s+)?(?:made\s+)?(?:out\s+of|of)\s+(?P<y>.+)$")
 _WHOLE_LEAD = re.compile(
     r"^(?P<x>it|this|everything|the (?:whole |entire )?(?:image|photo|photograph|picture|"
@@ -1037,7 +1044,7 @@ def _make(s: str, c: _Context) -> _Reading | None:
     if out_of and " out of " in f" {rest} " or (
         out_of and classify_complement(out_of["y"], material_first=True).kind == "texture"
     ):
-        obj = _np(out_of["x"])
+        obj = _np(_SEEM_TAIL.sub("", out_of["x"]))
         if obj.text:
             return _Reading("texture", obj.text, obj.text, locator=obj.locator)
     split = _suffix_complement(rest, kinds=("color", "texture", "size", "global"))
