@@ -30,11 +30,13 @@ _RELATIONS: tuple[tuple[str, str, bool], ...] = (
     (rf"{_SIDE_LEAD}right(?:-hand)?{_SIDE}", "right", False),
     (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?top{_SIDE}\s+of", "up", True),
     (r"on\s+top\s+of|atop|above|over|up\s+on|upon|higher\s+than", "up", True),
-    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?top{_SIDE}", "up", False),
+    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?(?:top|upper)"
+     rf"(?:[\s-]+(?:left|right))?{_SIDE}", "up", False),
     (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?bottom{_SIDE}\s+of", "down", True),
     (r"at\s+the\s+(?:foot|base|feet)\s+of", "down", True),
     (r"underneath|beneath|below|under|lower\s+than", "down", True),
-    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?bottom{_SIDE}", "down", False),
+    (rf"(?:on|at|to|onto|in|near)\s+(?:the\s+)?(?:very\s+)?(?:bottom|lower)"
+     rf"(?:[\s-]+(?:left|right))?{_SIDE}", "down", False),
     (r"next\s+to|beside|besides|nearby|near|close\s+to|closer\s+to|adjacent\s+to"
      r"|alongside|along\s+side|by\s+the\s+side\s+of|at\s+the\s+side\s+of|on\s+the\s+side\s+of"
      r"|to\s+the\s+side\s+of|in\s+front\s+of|behind|around|among|amongst|between"
@@ -289,7 +291,8 @@ def action_word(word: str) -> bool:
 @dataclass(frozen=True)
 class Complement:
     """What a complement phrase describes: kind in color, texture, size, action,
-    global, relation, noun; `size` is set for kind "size"."""
+    global, relation, state (another property: "new", "empty"), noun; `size` is set for
+    kind "size"."""
 
     kind: str
     size: str = "unchanged"
@@ -364,4 +367,6 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         "during", "at", "in", "under", "like",
     ):
         return Complement("global")
+    if words[-1] in lx.STATE_ADJECTIVES and first not in lx.DETERMINERS:
+        return Complement("state")
     return Complement("noun")

@@ -217,6 +217,18 @@ FILLER_TAIL = _words(
     instead anymore visible present currently
     """
 )
+#: Adjectives of state or appearance with no edit class of their own ("make the car look
+#: new"): the edit is "other" on that object, not a replacement by a thing called "new".
+STATE_ADJECTIVES = _words(
+    """
+    new old clean dirty empty full clear broken messy tidy neat ugly beautiful pretty modern
+    ancient antique young fresh rotten ripe unripe healthy sick transparent invisible opaque
+    hollow smooth rough sharp blurry blurred fancy plain simple elegant cute scary spooky
+    creepy wet dry open closed shut lit unlit damaged worn torn crooked straight wrinkled
+    curly wavy bald hairy muscular elderly aged younger older sunburnt tanned pale vintage
+    calm stormy still
+    """
+)
 #: Garments: "put the cat in a spacesuit" dresses the cat rather than moving it.
 CLOTHING = _words(
     """

@@ -220,6 +220,8 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
                         locator=source.locator)
     if kind == "action":
         return _Reading("action", source.text, source.text, locator=source.locator)
+    if kind == "state":
+        return _Reading("other", source.text, source.text, locator=source.locator)
     if kind == "relation" and complement.relation is not None:
         return _move(source, complement.relation)
     adjectival = not re.match(r"^(?:be\s+|look like\s+|like\s+|resemble\s+)?(?:a|an|the)\s",
@@ -762,9 +764,11 @@ def _give_reading(x_text: str, y_text: str, c: _Context) -> _Reading:
 _WEAR = _t(
     r"^(?:make|have|let|get)\s+(?P<x>.+?)\s+(?:wear|hold|carry|have|wield|sport|don|put on|"
     r"be wearing|be holding|be carrying)\s+(?P<y>.+)$"
-    r"|^(?P<x2>.+?)\s+(?:should|must|needs? to|has to|could|can|will|shall|is to|are to)\s+"
-    r"(?:wear|hold|carry|have|get|sport|wield|don|put on|be wearing|be holding|be carrying)"
-    r"\s+(?P<y2>.+)$"
+    r"|^(?P<x2>.+?)\s+(?:(?:should|must|needs? to|has to|could|can|will|shall|is to|are to)\s+"
+    r"(?:wear|hold|carry|have|get|sport|wield|don|put on|be wearing|be holding|be carrying)|"
+    r"(?:is|are)\s+(?:wearing|holding|carrying|sporting|wielding))\s+(?P<y2>.+)$"
+    r"|^(?:make|have|let|get)\s+(?P<x3>.+?)\s+(?:wearing|holding|carrying|sporting|wielding)"
+    r"\s+(?P<y3>.+)$"
 )
 
 
@@ -772,7 +776,7 @@ def _wear(s: str, c: _Context) -> _Reading | None:
     m = _WEAR.match(s)
     if not m:
         return None
-    x, y = (m["x"], m["y"]) if m["x"] else (m["x2"], m["y2"])
+    x, y = next((m[a], m[b]) for a, b in (("x", "y"), ("x2", "y2"), ("x3", "y3")) if m[a])
     if size_word(y.split()[0]) and y.split()[0] not in ("big", "large", "small", "tiny", "little"):
         return _worn(x, y, c)
     if classify_complement(y).kind in ("color", "size") or y.startswith("no "):
@@ -1181,6 +1185,24 @@ def _wearing(s: str, c: _Context) -> _Reading | None:
     return _worn(m["x"], m["y"], c) if m else None
 
 
+_MARK = _t(
+    r"^(?:highlight|segment|detect|outline|circle|mark|select|isolate|locate|find|box|"
+    r"identify|spotlight|point out|draw a box around|draw a circle around)\s+(?P<x>.+)$"
+)
+
+
+def _mark(s: str, c: _Context) -> _Reading | None:
+    """EmuEdit-style perception tasks ("highlight the dog", "segment the cat"): the object
+    is marked, not changed in kind ("other")."""
+    m = _MARK.match(s)
+    if not m:
+        return None
+    obj = _np(m["x"])
+    if obj.text is None:
+        return None
+    return _Reading("other", obj.text, obj.text, locator=obj.locator)
+
+
 _ACTION_IMPERATIVE = _t(
     r"^(?:raise|lift|open|close|shut|bend|cross|fold|tilt|clench|unfold|spread|flap|wag|"
     r"squint|purse|pucker|uncross|straighten|curl|stretch out|nod|shake)\s+(?P<x>.+)$"
@@ -1241,6 +1263,7 @@ _TEMPLATES: tuple[_Template, ...] = (
     _move_template,
     _add_template,
     _orient,
+    _mark,
     _action_imperative,
     _transform,
     _become,
