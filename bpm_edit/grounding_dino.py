@@ -4,7 +4,7 @@ Backends (one interface, `bpm_edit.detection.Detector`):
 
 - ``"transformers"`` (default): transformers' `GroundingDinoForObjectDetection`, the hub
   model ``IDEA-Research/grounding-dino-tiny`` (the same SwinT-OGC detector). Maintained and
-  batched: up to `max_batch` (image, caption) pairs per forward.
+  batched: up to `max_batch` (image, caption) pairs of equal working size per forward.
 - ``"groundingdino-py"``: the paper's setup, the original code with the original
   ``groundingdino_swint_ogc.pth`` (see `bpm_edit.grounding_dino_py`).
 
@@ -197,10 +197,12 @@ def check_pairs(images: Sequence[Image.Image], phrases: Sequence[str]) -> list[s
 class HFGroundingDinoDetector:
     """transformers' `GroundingDinoForObjectDetection` behind the `Detector` interface.
 
-    `detect(images, phrases)` pairs ``images[i]`` with ``phrases[i]`` (one caption per pair)
-    and runs up to `max_batch` pairs per forward; the processor resizes each image to its
-    working size (`DETECTION_SIZE` unless the processor says otherwise) and pads the batch.
-    Images in any PIL mode are converted to RGB.
+    `detect(images, phrases)` pairs ``images[i]`` with ``phrases[i]`` (one caption per pair).
+    The processor resizes each image to its working size (`DETECTION_SIZE` unless the
+    processor says otherwise); pairs whose resized images have the same shape run together,
+    up to `max_batch` per forward. Images are never padded to each other's size: Swin sees
+    padding, so a padded batch would make one pair's boxes depend on the other images in
+    the call. Images in any PIL mode are converted to RGB.
     """
 
     def __init__(
@@ -229,16 +231,31 @@ class HFGroundingDinoDetector:
 
     def detect(self, images: Sequence[Image.Image], phrases: Sequence[str]) -> list[Detections]:
         captions = check_pairs(images, phrases)
-        results: list[Detections] = []
-        for start in range(0, len(captions), self.max_batch):
-            stop = start + self.max_batch
-            results += self._detect_batch(list(images[start:stop]), captions[start:stop])
-        return results
+        pixels: dict[int, torch.Tensor] = {}  # one preprocessing per distinct image object
+        for image in images:
+            if id(image) not in pixels:
+                processed = self.processor.image_processor(
+                    images=image.convert("RGB"), return_tensors="pt"
+                )
+                pixels[id(image)] = processed["pixel_values"][0]
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, image in enumerate(images):
+            by_shape.setdefault(tuple(pixels[id(image)].shape), []).append(i)
+        results: dict[int, Detections] = {}
+        for indices in by_shape.values():
+            for start in range(0, len(indices), self.max_batch):
+                chunk = indices[start : start + self.max_batch]
+                batch = torch.stack([pixels[id(images[i])] for i in chunk])
+                found = self._detect_batch(
+                    batch, [captions[i] for i in chunk], [images[i].size for i in chunk]
+                )
+                results.update(zip(chunk, found, strict=True))
+        return [results[i] for i in range(len(captions))]
 
     @torch.inference_mode()
-    def _detect_batch(self, images: list[Image.Image], captions: list[str]) -> list[Detections]:
-        rgb = [image.convert("RGB") for image in images]
-        pixels = self.processor.image_processor(images=rgb, return_tensors="pt")
+    def _detect_batch(
+        self, pixel_values: torch.Tensor, captions: list[str], sizes: list[tuple[int, int]]
+    ) -> list[Detections]:
         text = self.processor.tokenizer(
             captions,
             padding="longest",
@@ -248,8 +265,12 @@ class HFGroundingDinoDetector:
             return_token_type_ids=True,
         )
         outputs = self.model(
-            pixel_values=pixels["pixel_values"].to(self.device, self.dtype),
-            pixel_mask=pixels["pixel_mask"].to(self.device),
+            pixel_values=pixel_values.to(self.device, self.dtype),
+            pixel_mask=torch.ones(
+                (pixel_values.shape[0], *pixel_values.shape[-2:]),
+                dtype=torch.long,
+                device=self.device,
+            ),
             input_ids=text["input_ids"].to(self.device),
             token_type_ids=text["token_type_ids"].to(self.device),
             attention_mask=text["attention_mask"].to(self.device),
@@ -261,11 +282,11 @@ class HFGroundingDinoDetector:
                 probs[i],
                 boxes[i],
                 phrase_token_mask(text["input_ids"][i], self._separator_ids, probs.shape[-1]),
-                image.size,
+                size,
                 self.box_threshold,
                 self.text_threshold,
             )
-            for i, image in enumerate(rgb)
+            for i, size in enumerate(sizes)
         ]
 
 

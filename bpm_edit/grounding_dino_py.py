@@ -195,7 +195,10 @@ def build_groundingdino_model(args: SimpleNamespace, tokenizer) -> nn.Module:
 
 def load_checkpoint(model: nn.Module, path: Path) -> None:
     """Loads an original-layout checkpoint (``{"model": state_dict}``, keys optionally
-    prefixed ``module.``); any missing or unknown key is an error."""
+    prefixed ``module.``). A missing key is an error (part of the model would stay random);
+    keys the model does not have are ignored, as the original `load_model` does, with a
+    warning naming them (except BERT's position/token-type id buffers, which transformers 5
+    no longer saves)."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -208,11 +211,16 @@ def load_checkpoint(model: nn.Module, path: Path) -> None:
     state = {k.removeprefix("module."): v for k, v in checkpoint["model"].items()}
     state = {k: v for k, v in state.items() if k not in IGNORED_CHECKPOINT_KEYS}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    if missing:
         raise ValueError(
-            f"{path}: checkpoint does not match the SwinT-OGC model: missing keys "
-            f"{missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected keys "
-            f"{unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+            f"{path}: checkpoint does not match the Grounding DINO model, {len(missing)} missing "
+            f"keys: {missing[:5]}{'...' if len(missing) > 5 else ''}"
+        )
+    if unexpected:
+        warnings.warn(
+            f"{path}: ignored {len(unexpected)} checkpoint keys the model does not have: "
+            f"{unexpected[:5]}{'...' if len(unexpected) > 5 else ''}",
+            stacklevel=2,
         )
 
 
