@@ -229,6 +229,13 @@ STATE_ADJECTIVES = _words(
     calm stormy still
     """
 )
+#: Image degradations: removing them restores the whole picture, not one object.
+DEGRADATIONS = _words(
+    """
+    noise grain graininess noisiness haze haziness blur blurriness artifacts artefacts
+    distortion distortions aberration aberrations compression pixelation jpeg
+    """
+)
 #: Garments: "put the cat in a spacesuit" dresses the cat rather than moving it.
 CLOTHING = _words(
     """

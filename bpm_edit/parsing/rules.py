@@ -461,6 +461,9 @@ def _removal(text: str) -> _Reading:
     source = _np(text)
     if source.text is None:
         return _Reading("other", flags=["low_confidence"])
+    if source.head in lx.DEGRADATIONS:
+        # "remove the noise/haze/blur": a photographic restoration of the whole image.
+        return _global()
     return _Reading("remove", source.text, None, position="none", locator=source.locator)
 
 
