@@ -194,9 +194,18 @@ def test_tiny_models_end_to_end() -> None:
     the whole path runs, batches, and returns finite, serialisable components."""
     scene = moved_square(60, 0)
     spec = EditSpec("move", "red square", "red square", position_change="right")
+    add = EditSpec("add", None, "ball", reference_object="red square", position_change="up")
+    remove = EditSpec("remove", "red square", None)
+    style = EditSpec("style_global", "all", "all", instruction="make it a sketch")
     bpm = BPM(models="tiny")
     results = bpm.score_many([(scene.original, scene.edited, spec),
-                              (scene.original, scene.original, spec)])
+                              (scene.original, scene.original, spec),
+                              (scene.original, scene.edited, add),
+                              (scene.original, scene.edited, remove),
+                              (scene.original, scene.edited, style)])
+    assert results[1].s_modify == 0.0 and "zero_image_delta" in results[1].flags
+    assert results[3].verdicts["position"]["verdict"] == "not_applicable"
+    assert results[4].s_preserve is None and results[4].timings["localize"] == 0.0
     for result in results:
         data = json.loads(json.dumps(result.to_dict()))
         assert tuple(data) == RESULT_KEYS
