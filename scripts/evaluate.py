@@ -53,6 +53,21 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return result
 
 
+def _roles(text: str | None) -> dict[int, str] | None:
+    from evaluation.items import GT_ROLES
+
+    if not text:
+        return None
+    roles = {}
+    for part in text.split(","):
+        slot, _, role = part.partition("=")
+        if not slot.strip().isdigit() or role.strip() not in GT_ROLES:
+            raise ValueError(f"--roles expects SLOT=ROLE pairs with ROLE in {GT_ROLES}, "
+                             f"got {part!r}")
+        roles[int(slot)] = role.strip()
+    return roles
+
+
 def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -67,6 +82,9 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
                            "default: from the name")
     data.add_argument("--data-root", help="bpm: folder the image paths are relative to")
     data.add_argument("--model-names", help="bpm: comma-separated names of edited_image1..N")
+    data.add_argument("--roles", help="bpm gt-test metadata: SLOT=ROLE,... e.g. "
+                                      "1=ground_truth,2=excessively_modified,"
+                                      "3=excessively_preserved")
     data.add_argument("--outputs", action="append", metavar="MODEL=FOLDER",
                       help="magicbrush/piebench: an editing model's output folder (repeatable)")
     data.add_argument("--mask-dir", help="magicbrush/piebench: folder to write decoded masks to")
@@ -102,39 +120,52 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
+def dataset_format(path: Path, chosen: str) -> str:
+    """The loader for `path`: `chosen`, or for "auto" the one its name implies."""
+    if chosen != "auto":
+        return chosen
+    if path.is_dir():
+        if (path / "mapping_file.json").is_file():
+            return "piebench"
+        if (path / "edit_sessions.json").is_file():
+            return "magicbrush"
+        raise ValueError(f"{path}: a dataset folder needs edit_sessions.json (MagicBrush) or "
+                         "mapping_file.json (PIE-Bench); or give --format")
+    if path.name == "edit_sessions.json":
+        return "magicbrush"
+    if path.name == "mapping_file.json":
+        return "piebench"
+    formats = {".jsonl": "jsonl", ".csv": "csv", ".json": "bpm"}
+    if path.suffix.lower() not in formats:
+        raise ValueError(f"{path}: cannot tell the dataset format from the name; give --format")
+    return formats[path.suffix.lower()]
+
+
 def load_items(args: argparse.Namespace):
     """The dataset's items and row errors, per --format."""
     from evaluation.datasets import (
         load_bpm_metadata,
-        load_dataset,
         load_magicbrush,
         load_pie_bench,
         load_plain,
     )
 
     path = Path(args.dataset)
+    kind = dataset_format(path, args.format)
     outputs = _pairs(args.outputs, "--outputs")
-    options: dict = {}
-    if args.format in ("magicbrush", "piebench") or path.is_dir():
-        if outputs:
-            options["outputs"] = outputs
-        if args.mask_dir:
-            options["mask_dir"] = args.mask_dir
-    if args.format == "bpm" or (args.format == "auto" and path.suffix.lower() == ".json"
-                                and path.name not in ("edit_sessions.json", "mapping_file.json")):
-        if args.data_root:
-            options["data_root"] = args.data_root
-        if args.model_names:
-            options["model_names"] = [n.strip() for n in args.model_names.split(",")]
-    loaders = {
-        "bpm": load_bpm_metadata,
-        "magicbrush": lambda p, **o: load_magicbrush(p.parent if p.is_file() else p, **o),
-        "piebench": lambda p, **o: load_pie_bench(p.parent if p.is_file() else p, **o),
-        "jsonl": load_plain,
-        "csv": load_plain,
-        "auto": load_dataset,
-    }
-    return loaders[args.format](path, **options)
+    folder = path.parent if path.is_file() else path
+    if kind == "bpm":
+        names = [n.strip() for n in args.model_names.split(",")] if args.model_names else None
+        return load_bpm_metadata(path, data_root=args.data_root, model_names=names,
+                                 roles=_roles(args.roles))
+    if kind == "magicbrush":
+        return load_magicbrush(folder, outputs=outputs or None, mask_dir=args.mask_dir)
+    if kind == "piebench":
+        if not outputs:
+            raise ValueError("PIE-Bench holds no edited images: give each editing model's "
+                             "output folder with --outputs MODEL=FOLDER")
+        return load_pie_bench(folder, outputs=outputs, mask_dir=args.mask_dir)
+    return load_plain(path)
 
 
 def _accelerator(device: str | None):

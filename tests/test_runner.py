@@ -4,6 +4,7 @@ path of scripts/evaluate.py compared with a single-process run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -332,3 +333,38 @@ def test_evaluate_script_errors_are_one_line(synthetic, tmp_path):
     done = _run([str(PYTHON), "scripts/evaluate.py", "--dataset", str(tmp_path / "nope.jsonl"),
                  "--metrics", "l2", "--out", str(tmp_path / "r.jsonl")])
     assert done.returncode == 2 and "nope.jsonl" in done.stderr
+
+
+def _evaluate_main():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evaluate_script", ROOT / "scripts" /
+                                                  "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_evaluate_script_reads_the_authors_metadata_format(tmp_path, capsys):
+    _dataset(tmp_path, 2)
+    metadata = tmp_path / "data" / "gt_test_metadata.json"
+    metadata.write_text(json.dumps([
+        {"index": 7, "instruction": "brighten", "source_image_path": "original.png",
+         "edited_image1": {"image_path": "edited0.png", "user_overall_quality": 4},
+         "edited_image2": {"image_path": "edited1.png", "user_overall_quality": 2}},
+        {"index": 8, "instruction": "brighten", "source_image_path": "gone.png",
+         "edited_image1": {"image_path": "edited0.png"}},
+    ]))
+    out = tmp_path / "results.jsonl"
+    main = _evaluate_main()
+    assert main(["--dataset", str(metadata), "--model-names", "ip2p,mgie", "--roles",
+                 "1=ground_truth,2=excessively_preserved", "--metrics", "l2", "--models",
+                 "tiny", "--device", "cpu", "--out", str(out), "--no-progress"]) == 0
+    records = read_records(out)
+    assert [(r["item_id"], r["model"], r["score"]) for r in records] == [
+        ("7:ip2p", "ip2p", 0.0), ("7:mgie", "mgie", pytest.approx(10 / 255))]
+    assert "row 8, field 'source_image_path'" in capsys.readouterr().err  # reported, skipped
+
+    assert main(["--dataset", str(tmp_path / "data"), "--format", "piebench", "--metrics",
+                 "l2", "--out", str(out)]) == 2
+    assert "--outputs MODEL=FOLDER" in capsys.readouterr().err
