@@ -103,7 +103,7 @@ def _is_participle(tokens: list[str], i: int) -> bool:
     return nxt is None or nxt in _PREPOSITIONS or nxt in lx.DETERMINERS
 
 
-def read_noun_phrase(text: str | None, keep_clauses: bool = False) -> NounPhrase:
+def read_noun_phrase(text: str | None) -> NounPhrase:
     """Clean an object mention: determiners, quantity words ("a pair of"), property
     words ("the colour of"), trailing clauses and fillers go; a spatial qualifier
     ("on the left", "above the vase", leading "lower"/"left-hand") becomes the locator."""
@@ -127,13 +127,13 @@ def read_noun_phrase(text: str | None, keep_clauses: bool = False) -> NounPhrase
         clean = word.strip(_PUNCT)
         if not clean:
             continue
-        if not keep_clauses and tokens and clean in lx.CLAUSE_BREAKS:
+        if tokens and clean in lx.CLAUSE_BREAKS:
             if clean == "and" and tokens[-1] in lx.COLORS:
                 tokens.append(clean)
                 continue
             break
         tokens.append(clean)
-        if word.endswith(",") and i + 1 < len(raw) and not keep_clauses:
+        if word.endswith(",") and i + 1 < len(raw):
             break
     tokens = _drop_leading(tokens)
     for i in range(1, len(tokens)):
@@ -253,18 +253,25 @@ def without_colors(phrase: str | None) -> str | None:
     would be left."""
     if not phrase:
         return phrase
-    kept = [
-        w for w in phrase.split()
-        if w not in lx.COLORS and w not in ("and", "colored", "coloured")
-        and not w.endswith(("-colored", "-coloured"))
-    ]
+    words = phrase.split()
+    kept = []
+    for i, w in enumerate(words):
+        shade = w in _SHADES and i + 1 < len(words) and _is_color_word(words[i + 1])
+        if _is_color_word(w) or shade or w in ("and", "colored", "coloured"):
+            continue
+        kept.append(w)
     return " ".join(kept) if kept else phrase
 
 
+_SHADES = frozenset({"dark", "light", "bright", "pale", "deep", "pastel", "neon", "vivid"})
+
+
 def _is_color_word(word: str) -> bool:
-    return word in lx.COLORS or word.endswith(("-colored", "-coloured", "ish")) and (
-        word.split("-")[0] in lx.COLORS or word[:-3] in lx.COLORS
-    )
+    if word in lx.COLORS:
+        return True
+    if word.endswith(("-colored", "-coloured")):
+        return word.split("-")[0] in lx.COLORS
+    return word.endswith("ish") and word[:-3] in lx.COLORS
 
 
 def size_word(word: str) -> str | None:

@@ -246,7 +246,9 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
             w for w in set(target.text.split()) ^ set(source.text.split())
             if not w.endswith("'s") and w not in lx.POSSESSIVE_OF.values()
         }
-        if extra and all(w in lx.COLORS or w == "and" for w in extra):
+        if any(w in lx.COLORS for w in extra) and all(
+            w in lx.COLORS or w in lx.COLOR_FILLERS for w in extra
+        ):
             obj = without_colors(source.text)
             return _Reading("color", obj, obj, locator=source.locator)
         if any(w in lx.MATERIALS for w in extra):
