@@ -139,7 +139,9 @@ def load_editing_pipeline(
             f"unknown editing model {name!r}; choose one of {sorted(EDITING_MODELS)} "
             "or give a local directory laid out like the hub repo (model_index.json, unet/, ...)"
         )
-    pipe = pipe.to(device=device, dtype=torch_dtype)
+    if pipe.unet.dtype != torch_dtype:
+        pipe = pipe.to(dtype=torch_dtype)
+    pipe = pipe.to(device)
     pipe.set_progress_bar_config(leave=False)
     return pipe
 

@@ -1,0 +1,387 @@
+"""Two-round, training-free edit enhancement (BPM paper, Sec. 3.5).
+
+1. Round 1: edit the image with the unmodified model (no mask).
+2. Parse the instruction and localize the edit with the BPM localizer in the original
+   AND the round-1 image: M_all = M_origin OR M_edit.
+3. Round 2: the same edit, same seed, same initial noise, with the text guidance
+   masked by M_all (Eq. 4, `MaskGuidedInstructPix2PixPipeline`).
+4. Score both rounds with BPM (all components), plain L2 and CLIP-T; report deltas.
+
+Round 2 reuses round 1's prompt embeddings and image latents (captured through the
+pipeline's `callback_on_step_end`), its initial noise (drawn once here on the CPU from
+`seed`), and the original's SAM embedding (one `BPM` instance serves localization and
+both scorings; its segmenter caches embeddings by image content). Round 1's scores use
+the regions found in step 2, so that pair is localized once.
+
+Special cases: a global edit ("make it winter") has nothing to localize, so round 2 is
+skipped and `round2_status` says so; when nothing is localized, M would be empty and
+would switch the edit off, so M = all ones instead (round 2 = round 1 exactly, which the
+pipeline guarantees bit for bit, so it is not recomputed) and the result is flagged.
+
+Working size: the image is resized (aspect kept) so its long side is the model's
+`resolution` and both sides are multiples of `size_multiple` (the authors' scripts do
+the same); all rounds and scores use that working-size original.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+from tqdm.auto import tqdm
+
+from bpm_edit.images import ImageInput, load_image
+from bpm_edit.regions import Regions
+from bpm_edit.spec import EditSpec
+from pipelines.editing_models import editing_model_info, load_editing_pipeline
+from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+
+#: Score keys reported per round and as deltas (round 2 - round 1).
+SCORE_KEYS = (
+    "bpm", "s_modify", "s_preserve", "s_size", "s_position", "s_semantic", "s_region",
+    "l2", "clip_t",
+)
+#: Higher is better for every key except `l2`.
+LOWER_IS_BETTER = ("l2",)
+
+ROUND2_RAN = "ran"
+ROUND2_SKIPPED_GLOBAL = "skipped: global edit (nothing to localize)"
+ROUND2_SAME_AS_ROUND1 = "same as round 1: nothing localized, M = all ones"
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """One round's edited image and its scores (BPM components, L2, CLIP-T)."""
+
+    image: Image.Image
+    scores: dict[str, Any]
+    bpm: Any  # bpm_edit.result.BPMResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.scores)
+
+
+@dataclass
+class EnhanceResult:
+    """Everything one enhancement produced; `to_dict()` is JSON-ready (no images)."""
+
+    instruction: str
+    spec: EditSpec
+    original: Image.Image  # at working size
+    round1: RoundResult
+    round2: RoundResult | None
+    round2_status: str
+    mask: np.ndarray  # M_all, (H, W) bool, as used in round 2
+    regions: Regions | None  # round-1 localization (None for global edits)
+    settings: dict[str, Any]
+    model: dict[str, Any]
+    flags: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def deltas(self) -> dict[str, float | None] | None:
+        """round 2 - round 1 per score (None where either is undefined or no round 2)."""
+        if self.round2 is None:
+            return None
+        out: dict[str, float | None] = {}
+        for key in SCORE_KEYS:
+            first, second = self.round1.scores.get(key), self.round2.scores.get(key)
+            out[key] = None if first is None or second is None else second - first
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instruction": self.instruction,
+            "spec": self.spec.to_dict(),
+            "model": self.model,
+            "settings": self.settings,
+            "image_size": [self.original.height, self.original.width],
+            "round1": self.round1.to_dict(),
+            "round2": None if self.round2 is None else self.round2.to_dict(),
+            "round2_status": self.round2_status,
+            "delta": self.deltas,
+            "lower_is_better": list(LOWER_IS_BETTER),
+            "mask": {
+                "area_fraction": float(self.mask.mean()),
+                "pixels": int(self.mask.sum()),
+            },
+            "regions": None if self.regions is None else self.regions.summary(),
+            "flags": list(self.flags),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def enhance(
+    image: ImageInput,
+    instruction: str,
+    model: str | MaskGuidedInstructPix2PixPipeline = "ip2p",
+    *,
+    seed: int = 0,
+    steps: int | None = None,
+    guidance_scale: float | None = None,
+    image_guidance_scale: float | None = None,
+    metric: Any = None,
+    metric_models: str | None = None,
+    device: str = "cpu",
+    dtype: Any = None,
+    resolution: int | None = None,
+    mask_dilation: int = 0,
+    mask_feather: int = 0,
+    mask_floor: float = 0.0,
+    preserve_blend: bool = False,
+    progress: bool = True,
+) -> EnhanceResult:
+    """Edit `image` by `instruction` twice (plain, then BPM-mask-guided) and score both.
+
+    `model`: a registry name (`ip2p`, `magicbrush`, `tiny`, `random`), a pipeline
+    directory, or a ready `MaskGuidedInstructPix2PixPipeline`. `steps`,
+    `guidance_scale`, `image_guidance_scale` and `resolution` default to the model's
+    registry entry. `metric`: a `bpm_edit.metric.BPM`; by default one is built with
+    `metric_models` ("tiny" for the tiny editor, else "default" = real weights).
+    The mask options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
+    """
+    timings: dict[str, float] = {}
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise ValueError("instruction is empty: say what to edit, e.g. 'make the cat black'")
+    instruction = instruction.strip()
+    original = load_image(image, "image")
+    started = time.perf_counter()
+    if isinstance(model, MaskGuidedInstructPix2PixPipeline):
+        pipe, info = model, editing_model_info("ip2p")
+        model_id = getattr(model, "name_or_path", None) or type(model).__name__
+    else:
+        info = editing_model_info(str(model))
+        pipe = load_editing_pipeline(model, device=device, dtype=dtype)
+        model_id = info.source if info.source != "built in code" else f"{info.name} (built in code)"
+    timings["load_editor"] = time.perf_counter() - started
+    pipe.set_progress_bar_config(disable=not progress, leave=False)
+    settings = {
+        "seed": int(seed),
+        "steps": int(_given_or(steps, info.steps)),
+        "guidance_scale": float(_given_or(guidance_scale, info.guidance_scale)),
+        "image_guidance_scale": float(_given_or(image_guidance_scale, info.image_guidance_scale)),
+        "resolution": int(_given_or(resolution, info.resolution)),
+        "size_multiple": info.size_multiple,
+        "scheduler": type(pipe.scheduler).__name__,
+        "mask_dilation": mask_dilation,
+        "mask_feather": mask_feather,
+        "mask_floor": mask_floor,
+        "preserve_blend": preserve_blend,
+        "dtype": str(pipe.unet.dtype).replace("torch.", ""),
+        "device": str(pipe.device),
+    }
+    if settings["steps"] < 1:
+        raise ValueError(f"steps must be >= 1, got {settings['steps']}")
+    if metric is None:
+        from bpm_edit.metric import BPM
+
+        metric_models = metric_models or ("tiny" if info.name == "tiny" else "default")
+        metric = BPM(models=metric_models, device=device)
+    settings["metric_models"] = metric_models or "given"
+    working = working_size_image(original, settings["resolution"], info.size_multiple)
+
+    stages = tqdm(total=4, desc="enhance", disable=not progress, leave=False)
+    # 1. Round 1: the plain edit, capturing what round 2 can reuse.
+    stages.set_postfix_str("round 1 edit")
+    started = time.perf_counter()
+    editor = _TwoRoundEditor(pipe, working, instruction, settings)
+    round1_image = editor.edit(mask=None)
+    timings["round1_edit"] = time.perf_counter() - started
+    stages.update()
+
+    # 2. Parse and localize in the original and the round-1 image.
+    stages.set_postfix_str("parse + localize")
+    started = time.perf_counter()
+    spec = metric.parse(instruction)
+    flags: list[str] = []
+    regions: Regions | None = None
+    if spec.is_global:
+        mask = np.ones((working.height, working.width), bool)
+        status = ROUND2_SKIPPED_GLOBAL
+    else:
+        regions = metric.localizer.localize(working, round1_image, spec)
+        mask = regions.mask_all
+        if mask.any():
+            status = ROUND2_RAN
+        else:
+            mask = np.ones_like(mask)
+            status = ROUND2_SAME_AS_ROUND1
+            flags.append("nothing_localized_mask_all_ones")
+    timings["localize"] = time.perf_counter() - started
+    stages.update()
+
+    # 3. Round 2 with masked text guidance.
+    stages.set_postfix_str("round 2 edit")
+    started = time.perf_counter()
+    round2_image = None
+    if status == ROUND2_RAN:
+        round2_image = editor.edit(
+            mask=mask,
+            mask_dilation=mask_dilation,
+            mask_feather=mask_feather,
+            mask_floor=mask_floor,
+            preserve_blend=preserve_blend,
+        )
+    elif status == ROUND2_SAME_AS_ROUND1:
+        round2_image = round1_image
+    timings["round2_edit"] = time.perf_counter() - started
+    stages.update()
+
+    # 4. Score both rounds (round 1 with the regions found above).
+    stages.set_postfix_str("score")
+    started = time.perf_counter()
+    round1 = _score_round(metric, working, round1_image, spec, instruction, regions)
+    round2 = None
+    if round2_image is round1_image:
+        round2 = round1
+    elif round2_image is not None:
+        round2 = _score_round(metric, working, round2_image, spec, instruction, None)
+    timings["score"] = time.perf_counter() - started
+    stages.update()
+    stages.close()
+
+    flags.extend(spec.flags)
+    return EnhanceResult(
+        instruction=instruction,
+        spec=spec,
+        original=working,
+        round1=round1,
+        round2=round2,
+        round2_status=status,
+        mask=mask,
+        regions=regions,
+        settings=settings,
+        model={**info.to_dict(), "id": model_id},
+        flags=tuple(dict.fromkeys(flags)),
+        timings=timings,
+    )
+
+
+def _given_or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def working_size_image(image: Image.Image, resolution: int, multiple: int) -> Image.Image:
+    """`image` resized so the long side is about `resolution`, sides multiples of `multiple`."""
+    if resolution < multiple:
+        raise ValueError(f"resolution {resolution} is below the size multiple {multiple}")
+    scale = resolution / max(image.size)
+    width, height = (
+        max(multiple, int(round(side * scale / multiple)) * multiple) for side in image.size
+    )
+    if (width, height) == image.size:
+        return image
+    return image.resize((width, height), Image.Resampling.LANCZOS)
+
+
+class _TwoRoundEditor:
+    """Runs the editing pipeline repeatedly on one input with identical randomness.
+
+    The first call captures the prompt embeddings and the image latents; later calls
+    pass them back (no text encoder, no VAE encoder). Every call starts from the same
+    initial noise and a fresh generator seeded the same way (ancestral samplers draw
+    fresh noise at each step), so with M = 1 round 2 reproduces round 1 exactly.
+    """
+
+    def __init__(self, pipe, image: Image.Image, instruction: str, settings: dict) -> None:
+        self.pipe = pipe
+        self.image = image
+        self.instruction = instruction
+        self.settings = settings
+        self.seed = settings["seed"]
+        self.reused: dict[str, torch.Tensor] = {}
+        factor = pipe.vae_scale_factor
+        shape = (1, pipe.vae.config.latent_channels, image.height // factor, image.width // factor)
+        noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(self.seed))
+        self.initial_noise = noise.to(device=pipe.device, dtype=pipe.unet.dtype)
+
+    def edit(self, mask: np.ndarray | None, **mask_options) -> Image.Image:
+        inputs: dict[str, Any]
+        if self.reused:
+            inputs = dict(
+                image=self.reused["image_latents"],
+                prompt_embeds=self.reused["prompt_embeds"],
+                negative_prompt_embeds=self.reused["negative_prompt_embeds"],
+            )
+        else:
+            inputs = dict(
+                prompt=self.instruction,
+                image=self.image,
+                callback_on_step_end=self._capture,
+                callback_on_step_end_tensor_inputs=["prompt_embeds", "image_latents"],
+            )
+        output = self.pipe(
+            **inputs,
+            num_inference_steps=self.settings["steps"],
+            guidance_scale=self.settings["guidance_scale"],
+            image_guidance_scale=self.settings["image_guidance_scale"],
+            generator=torch.Generator("cpu").manual_seed(self.seed),
+            latents=self.initial_noise,
+            output_type="pil",
+            mask=mask,
+            **mask_options,
+        )
+        return output.images[0]
+
+    def _capture(self, pipe, step: int, timestep, tensors: dict[str, Any]) -> dict[str, Any]:
+        """Keep step 0's conditioning; with guidance it is stacked [text, uncond, uncond]."""
+        if step == 0:
+            embeds, latents = tensors["prompt_embeds"], tensors["image_latents"]
+            guided = pipe.do_classifier_free_guidance
+            batch = embeds.shape[0] // 3 if guided else embeds.shape[0]
+            self.reused = {
+                "prompt_embeds": embeds[:batch].clone(),
+                "negative_prompt_embeds": embeds[batch : 2 * batch].clone() if guided else None,
+                "image_latents": latents[:batch].clone(),
+            }
+        return {}
+
+
+def _score_round(
+    metric: Any,
+    original: Image.Image,
+    edited: Image.Image,
+    spec: EditSpec,
+    instruction: str,
+    regions: Regions | None,
+) -> RoundResult:
+    """BPM (all components) plus plain L2 and CLIP-T of one edited image."""
+    result = metric.score(original, edited, spec, regions=regions)
+    scores = {key: value for key, value in result.to_dict().items() if key in SCORE_KEYS}
+    scores["flags"] = list(result.flags)
+    scores["l2"] = plain_l2(original, edited)
+    scores["clip_t"] = clip_t(metric.models.encoder, edited, instruction)
+    return RoundResult(edited, scores, result)
+
+
+def plain_l2(original: Image.Image, edited: Image.Image) -> float:
+    """RMS difference over all pixels and channels, RGB in 0..1, float64 (same sizes)."""
+    a = np.asarray(original.convert("RGB"), np.float64) / 255.0
+    b = np.asarray(edited.convert("RGB"), np.float64) / 255.0
+    if a.shape != b.shape:
+        raise ValueError(f"plain_l2 needs equal sizes, got {a.shape} and {b.shape}")
+    return float(math.sqrt(np.mean((a - b) ** 2)))
+
+
+def clip_t(encoder: Any, edited: Image.Image, text: str) -> float:
+    """Cosine of the CLIP embeddings of the edited image and the instruction."""
+    image_features = np.asarray(encoder.encode_images([edited]), np.float64)[0]
+    text_features = np.asarray(encoder.encode_texts([text]), np.float64)[0]
+    norm = np.linalg.norm(image_features) * np.linalg.norm(text_features)
+    return float(image_features @ text_features / norm) if norm > 0 else 0.0
+
+
+__all__ = [
+    "EnhanceResult",
+    "RoundResult",
+    "clip_t",
+    "enhance",
+    "plain_l2",
+    "working_size_image",
+]
