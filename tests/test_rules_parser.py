@@ -552,8 +552,6 @@ GENERALISATION = [
      'add', None, 'small red boat', 'lake', 'unchanged', 'inside'),
     ('Remove the large tree on the right side of the image',
      'remove', 'large tree', None, None, 'unchanged', 'none'),
-    ("Change the dark blue vase to a red vase",
-     dict(edit_type="color", source_object="vase", target_object="vase")),
     ("Change the man's blue jacket to a red one",
      'color', "man's jacket", "man's jacket", None, 'unchanged', 'unchanged'),
     ("Make the woman's hair curly",
