@@ -1,12 +1,15 @@
 """The offline rule-based instruction parser (the default parser, no model weights).
 
-A cascade of sentence templates over a normalised instruction: removals ("remove X",
-"there should be no X", "X must be expunged"), replacements ("replace X with Y",
-"swap X for Y", "Y instead of X"), moves, size verbs, "what if X had Y", "give X Y",
-additions ("add X to Y", "let there be X"), colouring ("paint X blue"), transformations
-("turn X into Y", "change the background to Z") and complements ("make X Y",
-"X should be Y"). Phrase-level reading (noun phrases, spatial relations, what a
-complement describes) is in `grammar.py`; the word lists are in `lexicon.py`.
+A cascade of sentence templates (`_TEMPLATES`, tried in order) over a normalised
+instruction (politeness, task framings such as "is it possible to", "in the image" and
+leading gerunds stripped): removals ("remove X", "there should be no X", "X must be
+expunged"), replacements ("replace X with Y", "swap X for Y", "Y instead of X"),
+photographic adjustments, size verbs, "what if X had Y", "give X Y", "X wears Y",
+additions ("add X to Y", "let there be X"), colouring ("paint X blue"), moves,
+orientation and perception tasks, transformations ("turn X into Y", "change the
+background to Z") and complements ("make X Y", "X should be Y"). Phrase-level reading
+(noun phrases, spatial relations, what a complement describes) is in `grammar.py`; the
+word lists are in `lexicon.py`.
 
 An instruction no template reads gives `edit_type="other"` flagged `low_confidence`;
 a bare pronoun in an object slot is kept and flagged `unresolved_pronoun`, never guessed.
