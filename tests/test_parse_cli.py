@@ -33,7 +33,7 @@ def run(argv, capsys):
 
 def test_parse_one_prints_the_spec_as_json(capsys):
     code, out, err = run(["parse", "make the cat black"], capsys)
-    assert code == 0
+    assert code == 0 and err == ""
     printed = json.loads(out)
     assert printed == get_parser("rules").parse("make the cat black").to_dict()
     assert printed["edit_type"] == "color" and printed["instruction"] == "make the cat black"

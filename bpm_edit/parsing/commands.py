@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bpm_edit.parsing import PARSER_NAMES, get_parser
-from bpm_edit.parsing.base import InstructionParser
+from bpm_edit.parsing.base import InstructionParser, check_instruction
+from bpm_edit.parsing.cache import ParseCache, parse_many
 
 PARSE_EPILOG = """\
 Input: --file takes one instruction per line (blank lines are skipped), or a .jsonl
@@ -151,28 +153,33 @@ def read_instructions(path: str | Path) -> list[str]:
     return instructions
 
 
-def _run_parse(args: argparse.Namespace) -> int:
-    from bpm_edit.parsing.base import check_instruction
-    from bpm_edit.parsing.cache import ParseCache, parse_many
+def _refuse_foreign_out(out: ParseCache | None, is_ours: Callable[[str], bool]) -> None:
+    if out is None:
+        return
+    others = sorted(parser_id for parser_id in out.parser_ids() if not is_ours(parser_id))
+    if others:
+        raise ValueError(
+            f"{out.path} holds results of another parser ({others[0]}); it is never "
+            "overwritten: choose another --out"
+        )
 
+
+def _run_parse(args: argparse.Namespace) -> int:
     if (args.instruction is None) == (args.file is None):
         raise ValueError("give either one instruction or --file FILE (not both)")
     if args.instruction is not None:
         instructions = [check_instruction(args.instruction)]
     else:
         instructions = read_instructions(args.file)
-    parser = parser_from_args(args)
-
     out = ParseCache(args.out) if args.out else None
-    if out is not None:
-        others = out.parser_ids() - {parser.parser_id}
-        if others:
-            raise ValueError(
-                f"{args.out} holds results of another parser ({sorted(others)[0]}); "
-                "it is never overwritten: choose another --out"
-            )
+    # Refuse a foreign --out before building the parser (loading a model takes minutes);
+    # parser ids start with the parser's name.
+    _refuse_foreign_out(out, lambda parser_id: parser_id.split(":")[0] == args.parser)
+    parser = parser_from_args(args)
+    _refuse_foreign_out(out, lambda parser_id: parser_id == parser.parser_id)
     cache = args.cache if args.cache else out
-    specs = parse_many(instructions, parser, cache_path=cache, progress=not args.no_progress)
+    progress = args.file is not None and not args.no_progress
+    specs = parse_many(instructions, parser, cache_path=cache, progress=progress)
 
     if out is not None:
         if args.cache and Path(args.cache).resolve() != Path(args.out).resolve():
