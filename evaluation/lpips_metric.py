@@ -22,7 +22,7 @@ same distance for the same weights. The edited image is resized to the original'
 smallest input the AlexNet trunk accepts). Variants: "default" (both real weight files),
 "random" and "tiny" (the same small AlexNet trunk, about 2.5 M parameters, with seeded
 random weights, and the real lin layers when the `lpips` package is installed, else
-seeded random ones).
+seeded random non-negative ones).
 """
 
 from __future__ import annotations
@@ -120,7 +120,11 @@ def build_lpips_network(trunk_state: Mapping[str, Any] | None, lin_path: Path | 
             network.trunk.load_state_dict(trunk, strict=True)
         except RuntimeError as err:
             raise RuntimeError(f"LPIPS: the AlexNet weights do not fit: {err}") from err
-    if lin_path is not None:
+    if lin_path is None:
+        with torch.no_grad():  # LPIPS weights are non-negative: keep distances >= 0
+            for lin in network.lins:
+                lin.weight.abs_()
+    else:
         state = torch.load(lin_path, map_location="cpu", weights_only=True)
         # The published file names the layers lin<k>.model.1.weight (after a dropout).
         lins = {}
@@ -130,7 +134,7 @@ def build_lpips_network(trunk_state: Mapping[str, Any] | None, lin_path: Path | 
                 raise RuntimeError(f"LPIPS: {lin_path} has no {name}; is it LPIPS v0.1 alex.pth?")
             lins[f"{index}.weight"] = state[name]
         network.lins.load_state_dict(lins, strict=True)
-    return network.eval()
+    return network.eval().requires_grad_(False)
 
 
 class LPIPSMetric:

@@ -153,7 +153,8 @@ class VLMJudge:
     `base_url` is the API root (e.g. "http://localhost:8000/v1"; a URL ending in
     "/chat/completions" is used as is). The API key is `api_key` or the environment
     variable `api_key_env` (none sent when both are empty). Up to `concurrency` requests
-    run at once within a batch.
+    run at once within a batch. The result key covers the model name, the prompt and the
+    image size, not the URL or the key: the same model served elsewhere reuses results.
     """
 
     name = "vlm"
