@@ -4,9 +4,13 @@ print the result as one JSON object (`BPMResult.to_dict()`)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 EPILOG = """\
 Output: one JSON object with s_modify, s_preserve, s_size, s_position, s_semantic,
@@ -14,9 +18,10 @@ s_region, bpm, flags, spec, regions, verdicts, normalization and timings.
 
 --spec takes the JSON that `bpm-edit parse` prints (a parse fixed by hand can be reused).
 --mask-original / --mask-edited are image files of the original's size, non-zero =
-inside; with masks, detection is skipped (an add needs only --mask-edited, a removal
-only --mask-original). --out DIR writes DIR/result.json and the visual report
-DIR/report.png.
+inside (an edited image of another size may come with a mask of its own size: it is
+resized with it, flagged mask_edited_resized); with masks, detection is skipped (an add
+needs only --mask-edited, a removal only --mask-original).
+--out DIR writes DIR/result.json and the visual report DIR/report.png.
 """
 
 
@@ -73,6 +78,36 @@ def read_spec_file(path: str) -> Any:
         raise ValueError(f"--spec: {file}: {err}") from err
 
 
+def edited_mask(
+    path: str | None, original_size: tuple[int, int], edited_size: tuple[int, int]
+) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """The edited image's mask in the original's pixel grid.
+
+    A mask of the original's size is used as is. When the edited image has another size
+    (it is resized to the original's for scoring), a mask of the EDITED image's size is
+    resized the same way (nearest neighbour) and flagged "mask_edited_resized"; any
+    other size is an error naming the sizes.
+    """
+    from bpm_edit.images import ImageError, load_mask
+
+    if path is None:
+        return None, ()
+    try:
+        return load_mask(path, original_size, "--mask-edited"), ()
+    except ImageError as err:
+        if edited_size == original_size or "mask is" not in str(err):
+            raise
+        first_error = err
+    try:
+        mask = load_mask(path, edited_size, "--mask-edited")
+    except ImageError as err:
+        width, height = edited_size
+        raise ImageError(f"{first_error}, nor the edited image's {width}x{height}") from err
+    resized = Image.fromarray(mask.astype(np.uint8) * 255).resize(
+        original_size, Image.Resampling.NEAREST)
+    return np.asarray(resized) > 127, ("mask_edited_resized",)
+
+
 def run(args: argparse.Namespace) -> int:
     from bpm_edit.images import load_image, load_mask
     from bpm_edit.metric import BPM
@@ -91,11 +126,14 @@ def run(args: argparse.Namespace) -> int:
     edited = load_image(args.edited, "--edited")
     spec = read_spec_file(args.spec) if args.spec else metric.parse(args.instruction)
     regions = None
+    extra_flags: tuple[str, ...] = ()
     if args.mask_original or args.mask_edited:
         mask_original = load_mask(args.mask_original, original.size, "--mask-original")
-        mask_edited = load_mask(args.mask_edited, original.size, "--mask-edited")
+        mask_edited, extra_flags = edited_mask(args.mask_edited, original.size, edited.size)
         regions = Regions.from_masks(spec, mask_original, mask_edited)
     result = metric.score(original, edited, spec, regions=regions)
+    if extra_flags:
+        result = dataclasses.replace(result, flags=result.flags + extra_flags)
     data = result.to_dict()
     if args.out:
         from bpm_edit.images import align_pair

@@ -105,3 +105,27 @@ def test_mask_covering_the_image_is_flagged(scene_files, capsys, tmp_path) -> No
     assert code == 0 and data["s_preserve"] is None
     assert "preserve_undefined_mask_covers_image" in data["flags"]
     assert "semantic_from_modify_only" in data["flags"]
+
+
+def test_edited_image_of_another_size_with_its_own_mask(scene_files, capsys, tmp_path) -> None:
+    """A 100x100 edited image with a 100x100 mask: both are brought to the original's
+    200x200 grid (bicubic image, nearest mask) and flagged."""
+    edited = tmp_path / "small.png"
+    mask = tmp_path / "small_mask.png"
+    with Image.open(scene_files["edited"]) as image:
+        image.resize((100, 100), Image.Resampling.NEAREST).save(edited)
+    with Image.open(scene_files["mask_e"]) as image:
+        image.resize((100, 100), Image.Resampling.NEAREST).save(mask)
+    argv = ["--original", str(scene_files["original"]), "--edited", str(edited), "--spec",
+            str(scene_files["spec"]), "--mask-original", str(scene_files["mask_o"]),
+            "--models", "tiny"]
+    code, stdout, _ = run_cli(capsys, *argv, "--mask-edited", str(mask))
+    data = json.loads(stdout)
+    assert code == 0
+    assert {"edited_resized", "mask_edited_resized"} <= set(data["flags"])
+    assert data["regions"]["target"]["boxes"] == [[140.0, 80.0, 180.0, 120.0]]
+    assert data["s_position"] == 1.0
+    wrong = tmp_path / "wrong.png"
+    Image.new("L", (30, 30), 255).save(wrong)
+    code, _, stderr = run_cli(capsys, *argv, "--mask-edited", str(wrong))
+    assert code == 2 and "nor the edited image's 100x100" in stderr
