@@ -68,6 +68,32 @@ class BPMResult:
             flags=tuple(dict.fromkeys(flags)),
         )
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BPMResult:
+        """Rebuild a result from `to_dict()` output (e.g. a JSONL line of a batch run), so
+        stored results can be re-normalised (`combine.normalize_dataset`). The masks are
+        not stored: `localized` is None."""
+        if not isinstance(data, dict):
+            raise ValueError(f"BPMResult.from_dict expects a dict, got {type(data).__name__}")
+        missing = [key for key in RESULT_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"BPMResult.from_dict: missing key(s) {missing}")
+        return cls(
+            s_modify=float(data["s_modify"]),
+            s_preserve=None if data["s_preserve"] is None else float(data["s_preserve"]),
+            s_size=float(data["s_size"]),
+            s_position=float(data["s_position"]),
+            s_semantic=float(data["s_semantic"]),
+            s_region=float(data["s_region"]),
+            bpm=float(data["bpm"]),
+            flags=tuple(data["flags"]),
+            spec=EditSpec.from_dict(data["spec"]),
+            regions=dict(data["regions"]),
+            verdicts=dict(data["verdicts"]),
+            normalization=dict(data["normalization"]),
+            timings={k: float(v) for k, v in data["timings"].items()},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict with the keys `RESULT_KEYS`."""
         return {

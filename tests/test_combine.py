@@ -79,3 +79,12 @@ def test_result_to_dict_keys_and_json() -> None:
                 "bpm", "flags", "spec"):
         assert key in data
     assert json.loads(json.dumps(data))["spec"]["edit_type"] == "color"
+
+
+def test_result_round_trips_through_json() -> None:
+    original = result(0.1, None, is_global=True)
+    again = BPMResult.from_dict(json.loads(json.dumps(original.to_dict())))
+    assert again == original
+    assert normalize_dataset([again, result(0.3, 0.5)])[0].normalization["n_modify"] == 0.0
+    with pytest.raises(ValueError, match="missing key"):
+        BPMResult.from_dict({"s_modify": 0.1})
