@@ -236,6 +236,8 @@ DEGRADATIONS = _words(
     distortion distortions aberration aberrations compression pixelation jpeg
     """
 )
+#: Nouns for a pose or expression: changing them is an action ("change her expression").
+POSE_NOUNS = _words("expression expressions pose posture gesture stance emotion face-expression")
 #: Garments: "put the cat in a spacesuit" dresses the cat rather than moving it.
 CLOTHING = _words(
     """

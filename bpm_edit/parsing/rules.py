@@ -204,6 +204,8 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
     ) or re.search(r"\b(colou?r|texture|material|size)$", x_text)
     if source.head in lx.BACKGROUND_WORDS:
         return _Reading("background", source.head, _strip_scene_words(y_text))
+    if source.head in lx.POSE_NOUNS:
+        return _Reading("action", source.text, source.text, locator=source.locator)
     complement = classify_complement(y_text, material_first=material_first)
     kind = complement.kind
     if property_match:
