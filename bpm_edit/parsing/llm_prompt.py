@@ -77,20 +77,23 @@ a different object. color: an object's colour changes. texture: its material or 
 changes. size: it grows or shrinks. move: it goes to another place in the picture. \
 action: a person or animal changes pose, expression or activity. style_global: the whole \
 picture changes (art style, weather, season, time of day, lighting). background: only the \
-background changes. other: none of these.
+background or setting changes, the subjects stay ("move her to the jungle" is a background \
+edit). other: none of these.
 - "source_object": the part of the ORIGINAL image that the edit changes, a short noun \
 phrase copied from the instruction with its adjectives ("red slippers"). null for add. \
-"all" when the whole picture changes. "background" for a background edit.
+"all" when the whole picture changes. For a background edit, the instruction's word for the \
+background ("background", "backdrop", "scenery").
 - "target_object": what is in the EDITED image where the change happened. null for \
 remove. "all" when the whole picture changes. For color, texture, size, move and action \
-edits it is the same object as source_object.
+edits it is the same object as source_object; for a background edit, the new scene.
 - "reference_object": the object that an added or moved thing is placed relative to \
 ("put a bird on the tower" -> "tower"); null when there is none.
 - "size_change": "larger", "smaller" or "unchanged": how the size of the edited object \
 changes.
 - "position_change": where the edited object ends up, relative to the reference object \
 for add and move, else relative to where it was: "left", "right", "up" (on top of, \
-above), "down" (under, below), "inside" (in, on a surface of, worn or held by), "near" \
+above), "down" (under, below), "inside" (in it, or on a surface of it such as "on the table" or \
+"on the laptop screen", or worn or held by it), "near" \
 (next to, beside), "unchanged" (it stays where it is), "none" (remove, or add without a \
 reference object).
 - "source_locator": words that pick out one of several similar objects ("the cat on the \
@@ -133,6 +136,10 @@ _EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
         "edit_type": "move", "source_object": "vase", "target_object": "vase",
         "reference_object": "lamp", "size_change": "smaller", "position_change": "left",
         "source_locator": None}),
+    ("Change the background to a sandy beach.", {
+        "edit_type": "background", "source_object": "background",
+        "target_object": "sandy beach", "reference_object": None, "size_change": "unchanged",
+        "position_change": "unchanged", "source_locator": None}),
     ("Make it look like a winter evening.", {
         "edit_type": "style_global", "source_object": "all", "target_object": "all",
         "reference_object": None, "size_change": "unchanged",
