@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from bpm_edit.grounding_dino import (
     build_grounding_dino,
     caption_for,
     grounded_detections,
+    hf_grounding_dino_config,
     phrase_token_mask,
     wordpiece_vocab,
 )
@@ -107,11 +109,13 @@ def test_extended_attention_mask_is_transformers4_maths():
 def test_adapter_matches_old_warper_maths_with_phrase_mask(tiny_bert):
     """Grounding DINO feeds BERT a 3-D mask (tokens attend within their phrase only) and
     per-phrase position ids, built by the package's own helper."""
-    from groundingdino.models.GroundingDINO.bertwarper import (
-        generate_masks_with_special_tokens_and_transfer_map,
-    )
-
     from bpm_edit.grounding_dino_py import BertTextEncoder
+
+    with warnings.catch_warnings():  # the 2023 package imports timm.models.layers
+        warnings.simplefilter("ignore", FutureWarning)
+        from groundingdino.models.GroundingDINO.bertwarper import (
+            generate_masks_with_special_tokens_and_transfer_map,
+        )
 
     tokenizer = bert_tokenizer(wordpiece_vocab())
     tokenized = tokenizer(["a red cat. the dog.", "a hat."], padding="longest", return_tensors="pt")
@@ -225,6 +229,32 @@ def test_wordpiece_vocab_is_deterministic_with_bert_special_ids():
     assert tokens == ["a", "cat", ".", "z", "##e", "##b", "##r", "##a"]
     with pytest.raises(ValueError, match="size"):
         wordpiece_vocab(10)
+
+
+# ---------------------------------------------------------------- architectures
+
+
+def test_random_variants_are_the_full_size_swint_ogc():
+    from bpm_edit.grounding_dino_py import groundingdino_args
+
+    hf = hf_grounding_dino_config("random")
+    swin = hf.backbone_config
+    assert (swin.embed_dim, list(swin.depths), list(swin.num_heads)) == (
+        96,
+        [2, 2, 6, 2],
+        [3, 6, 12, 24],
+    )
+    assert (swin.window_size, list(swin.out_indices)) == (7, [2, 3, 4])
+    bert = hf.text_config
+    assert (bert.vocab_size, bert.hidden_size, bert.num_hidden_layers) == (30522, 768, 12)
+    assert (hf.d_model, hf.num_queries, hf.encoder_layers, hf.decoder_layers) == (256, 900, 6, 6)
+    py = groundingdino_args("swint-ogc")
+    assert py.swin == dict(
+        embed_dim=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=7
+    )
+    assert (py.hidden_dim, py.num_queries, py.enc_layers, py.dec_layers) == (256, 900, 6, 6)
+    assert py.use_checkpoint is False and py.use_transformer_ckpt is False
+    assert py.bert == dict(vocab_size=30522)  # the rest are BertConfig's bert-base defaults
 
 
 # ---------------------------------------------------------------- transformers backend
@@ -348,3 +378,35 @@ def test_groundingdino_py_default_errors(tmp_path):
         build_grounding_dino(
             "groundingdino-py", "default", weights=checkpoint, tokenizer=tmp_path / "no-tok"
         )
+
+
+def test_hf_post_processing_agrees_with_the_processors(hf_tiny, images):
+    """Boxes and scores as transformers' `post_process_grounded_object_detection` computes
+    them (its text threshold only labels boxes; ours also drops boxes without a phrase token
+    above it, so compare with a text threshold of 0)."""
+    processor = hf_tiny.processor
+    image = images[0]
+    pixels = processor.image_processor(images=image.convert("RGB"), return_tensors="pt")
+    text = processor.tokenizer(["a cat."], return_tensors="pt")
+    with torch.no_grad():
+        outputs = hf_tiny.model(**pixels, **text)
+    theirs = processor.post_process_grounded_object_detection(
+        outputs,
+        text["input_ids"],
+        threshold=0.3,
+        text_threshold=0.0,
+        target_sizes=[image.size[::-1]],
+    )[0]
+    separators = processor.tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]", "[PAD]", "."])
+    phrase = phrase_token_mask(text["input_ids"][0], separators, outputs.logits.shape[-1])
+    ours = grounded_detections(
+        outputs.logits.sigmoid()[0], outputs.pred_boxes[0], phrase, image.size, 0.3, 0.0
+    )
+    order = torch.argsort(theirs["scores"], descending=True, stable=True)
+    width, height = image.size
+    expected = theirs["boxes"][order].clamp(min=0)
+    expected[:, 0::2] = expected[:, 0::2].clamp(max=width)
+    expected[:, 1::2] = expected[:, 1::2].clamp(max=height)
+    assert len(ours.scores) == len(order) > 0
+    np.testing.assert_allclose(ours.scores, theirs["scores"][order].numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.boxes, expected.numpy(), rtol=0, atol=1e-4)
