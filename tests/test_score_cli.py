@@ -129,3 +129,17 @@ def test_edited_image_of_another_size_with_its_own_mask(scene_files, capsys, tmp
     Image.new("L", (30, 30), 255).save(wrong)
     code, _, stderr = run_cli(capsys, *argv, "--mask-edited", str(wrong))
     assert code == 2 and "nor the edited image's 100x100" in stderr
+
+
+def test_spec_printed_by_parse_is_accepted(scene_files, capsys, tmp_path) -> None:
+    assert main(["parse", "move the red square to the right"]) == 0
+    spec_file = tmp_path / "parsed.json"
+    spec_file.write_text(capsys.readouterr().out)
+    code, stdout, _ = run_cli(
+        capsys, "--original", str(scene_files["original"]), "--edited",
+        str(scene_files["edited"]), "--spec", str(spec_file), "--mask-original",
+        str(scene_files["mask_o"]), "--mask-edited", str(scene_files["mask_e"]),
+        "--models", "tiny")
+    data = json.loads(stdout)
+    assert code == 0 and data["spec"] == json.loads(spec_file.read_text())
+    assert data["s_position"] == 1.0
