@@ -145,6 +145,10 @@ def grounded_detections(
     phrase's tokens, `image_size` `(width, height)`. Keeps query q when
     ``max_t probs[q, t] > box_threshold`` and ``max_{t in phrase} probs[q, t] > text_threshold``;
     its score is ``max_t probs[q, t]``. Boxes become xyxy pixels clipped to the image.
+
+    Both backends use this one function. transformers' `post_process_grounded_object_detection`
+    computes the same boxes and scores (a test pins that) but applies the text threshold
+    only to labels, so it cannot drop separator-only boxes.
     """
     if token_probs.ndim != 2 or boxes_cxcywh.shape != (token_probs.shape[0], 4):
         raise ValueError(
