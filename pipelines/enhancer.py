@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers.utils.torch_utils import randn_tensor
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
-from bpm_edit.images import ImageInput, load_image
+from bpm_edit.images import ImageInput, load_image, load_mask
 from bpm_edit.regions import Regions
 from bpm_edit.spec import EditSpec
-from pipelines.editing_models import editing_model_info, load_editing_pipeline
+from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
 #: Score keys reported per round and as deltas (round 2 - round 1).
@@ -122,6 +122,7 @@ def enhance(
     instruction: str,
     model: str | MaskGuidedInstructPix2PixPipeline = "ip2p",
     *,
+    model_info: EditingModel | None = None,
     seed: int = 0,
     steps: int | None = None,
     guidance_scale: float | None = None,
@@ -131,6 +132,7 @@ def enhance(
     device: str = "cpu",
     dtype: Any = None,
     resolution: int | None = None,
+    mask: ImageInput | None = None,
     mask_dilation: int = 0,
     mask_feather: int = 0,
     mask_floor: float = 0.0,
@@ -142,8 +144,13 @@ def enhance(
     `model`: a registry name (`ip2p`, `magicbrush`, `tiny`, `random`), a pipeline
     directory, or a ready `MaskGuidedInstructPix2PixPipeline`. `steps`,
     `guidance_scale`, `image_guidance_scale` and `resolution` default to the model's
-    registry entry. `metric`: a `bpm_edit.metric.BPM`; by default one is built with
-    `metric_models` ("tiny" for the tiny editor, else "default" = real weights).
+    registry entry (`model_info` describes a ready pipeline; default: `ip2p`'s entry,
+    so pass `editing_model_info(name)` for a pipeline built from another entry).
+    `metric`: a `bpm_edit.metric.BPM`; by default one is built with `metric_models`
+    ("tiny" for the tiny editor, else "default" = real weights); its models are built
+    before round 1, so missing metric weights fail fast.
+    `mask`: a known edit mask for the original (path, PIL or array, the original's size,
+    non-zero = edit) used as M_all instead of localizing (flag "mask_given").
     The mask options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
     """
     timings: dict[str, float] = {}
@@ -151,9 +158,10 @@ def enhance(
         raise ValueError("instruction is empty: say what to edit, e.g. 'make the cat black'")
     instruction = instruction.strip()
     original = load_image(image, "image")
+    given_mask = load_mask(mask, original.size, "mask")
     started = time.perf_counter()
     if isinstance(model, MaskGuidedInstructPix2PixPipeline):
-        pipe, info = model, editing_model_info("ip2p")
+        pipe, info = model, model_info or editing_model_info("ip2p")
         model_id = getattr(model, "name_or_path", None) or type(model).__name__
     else:
         info = editing_model_info(str(model))
@@ -184,6 +192,9 @@ def enhance(
         metric_models = metric_models or ("tiny" if info.name == "tiny" else "default")
         metric = BPM(models=metric_models, device=device)
     settings["metric_models"] = metric_models or "given"
+    started = time.perf_counter()
+    _ = metric.models  # build the metric's models now, so missing weights fail before any edit
+    timings["load_metric"] = time.perf_counter() - started
     working = working_size_image(original, settings["resolution"], info.size_multiple)
 
     stages = tqdm(total=4, desc="enhance", disable=not progress, leave=False)
@@ -201,7 +212,14 @@ def enhance(
     spec = metric.parse(instruction)
     flags: list[str] = []
     regions: Regions | None = None
-    if spec.is_global:
+    if given_mask is not None:
+        mask = resize_mask(given_mask, working.size)
+        status = ROUND2_RAN if mask.any() else ROUND2_SAME_AS_ROUND1
+        flags.append("mask_given")
+        if not mask.any():
+            mask = np.ones_like(mask)
+            flags.append("given_mask_empty_mask_all_ones")
+    elif spec.is_global:
         mask = np.ones((working.height, working.width), bool)
         status = ROUND2_SKIPPED_GLOBAL
     else:
@@ -261,6 +279,118 @@ def enhance(
         flags=tuple(dict.fromkeys(flags)),
         timings=timings,
     )
+
+
+# ------------------------------------------------------------------ comparison figure
+
+PANEL = 256
+MARGIN = 8
+TEXT_LINE = 16
+
+
+def render_comparison(result: EnhanceResult) -> Image.Image:
+    """original | round 1 | mask overlay | round 2, titled, with the scores underneath."""
+    overlay = _mask_overlay(result.original, result.mask)
+    round2 = result.round2.image if result.round2 is not None else None
+    panels = [
+        ("original", result.original, []),
+        ("round 1 (plain)", result.round1.image, _score_lines(result.round1.scores, None)),
+        (f"M_all ({100 * result.mask.mean():.1f}% of image)", overlay, _mask_lines(result)),
+        (
+            "round 2 (masked guidance)" if round2 is not None else "round 2 skipped",
+            round2,
+            _score_lines(result.round2.scores, result.deltas)
+            if result.round2 is not None
+            else [result.round2_status],
+        ),
+    ]
+    fitted = [(title, _fit(image), lines) for title, image, lines in panels]
+    height = max(image.height for _, image, _ in fitted if image is not None)
+    text_rows = max(len(lines) for _, _, lines in fitted)
+    header = 2 * TEXT_LINE + MARGIN
+    canvas = Image.new(
+        "RGB",
+        (4 * PANEL + 5 * MARGIN, header + TEXT_LINE + height + (text_rows + 1) * TEXT_LINE),
+        "white",
+    )
+    draw = ImageDraw.Draw(canvas)
+    font = _font()
+    spec = result.spec
+    draw.text((MARGIN, MARGIN // 2), f"instruction: {result.instruction}", fill="black", font=font)
+    draw.text(
+        (MARGIN, MARGIN // 2 + TEXT_LINE),
+        f"spec: {spec.edit_type}  source={spec.source_object}  target={spec.target_object}"
+        f"  model={result.model.get('name')}  seed={result.settings.get('seed')}"
+        f"  steps={result.settings.get('steps')}  flags={','.join(result.flags) or '-'}",
+        fill="black",
+        font=font,
+    )
+    for index, (title, image, lines) in enumerate(fitted):
+        left = MARGIN + index * (PANEL + MARGIN)
+        draw.text((left, header), title, fill="black", font=font)
+        top = header + TEXT_LINE
+        if image is not None:
+            canvas.paste(image, (left, top))
+        else:
+            draw.rectangle([left, top, left + PANEL - 1, top + height - 1], outline="gray")
+        for row, line in enumerate(lines):
+            draw.text((left, top + height + 4 + row * TEXT_LINE), line, fill="black", font=font)
+    return canvas
+
+
+def _fit(image: Image.Image | None) -> Image.Image | None:
+    if image is None:
+        return None
+    scale = PANEL / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+    return image.resize(size, resample)
+
+
+def _mask_overlay(image: Image.Image, mask: np.ndarray) -> Image.Image:
+    pixels = np.asarray(image.convert("RGB"), np.float64)
+    tint = np.array([255.0, 0.0, 0.0])
+    blended = np.where(mask[..., None], 0.5 * pixels + 0.5 * tint, 0.6 * pixels)
+    return Image.fromarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+
+
+def _score_lines(scores: dict[str, Any], deltas: dict[str, Any] | None) -> list[str]:
+    names = {"bpm": "BPM", "s_modify": "S_modify", "s_preserve": "S_preserve",
+             "l2": "L2 (lower better)", "clip_t": "CLIP-T"}
+    lines = []
+    for key, label in names.items():
+        value = scores.get(key)
+        text = f"{label}: {'-' if value is None else f'{value:.4f}'}"
+        if deltas is not None and deltas.get(key) is not None:
+            text += f" ({deltas[key]:+.4f})"
+        lines.append(text)
+    return lines
+
+
+def _mask_lines(result: EnhanceResult) -> list[str]:
+    lines = [f"round 2: {result.round2_status}"[:40]]
+    if result.regions is not None:
+        summary = result.regions.summary()
+        for role in ("source", "target"):
+            found = summary.get(role)
+            if found is not None and found["phrase"]:
+                lines.append(f"{role} '{found['phrase']}': {len(found['boxes'])} found")
+    return lines
+
+
+def _font() -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=12)
+    except TypeError:  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bool `(H, W)` mask resized (nearest) to `size` = (width, height)."""
+    if (mask.shape[1], mask.shape[0]) == tuple(size):
+        return mask
+    resized = Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)
+    return np.asarray(resized) > 127
 
 
 def _given_or(value: Any, default: Any) -> Any:
@@ -376,12 +506,3 @@ def clip_t(encoder: Any, edited: Image.Image, text: str) -> float:
     norm = np.linalg.norm(image_features) * np.linalg.norm(text_features)
     return float(image_features @ text_features / norm) if norm > 0 else 0.0
 
-
-__all__ = [
-    "EnhanceResult",
-    "RoundResult",
-    "clip_t",
-    "enhance",
-    "plain_l2",
-    "working_size_image",
-]
