@@ -162,11 +162,11 @@ def enhance(
     started = time.perf_counter()
     if isinstance(model, MaskGuidedInstructPix2PixPipeline):
         pipe, info = model, model_info or editing_model_info("ip2p")
-        model_id = getattr(model, "name_or_path", None) or type(model).__name__
     else:
         info = editing_model_info(str(model))
         pipe = load_editing_pipeline(model, device=device, dtype=dtype)
-        model_id = info.source if info.source != "built in code" else f"{info.name} (built in code)"
+    built_in = info.source == "built in code"
+    model_id = f"{info.name} (built in code)" if built_in else info.source
     timings["load_editor"] = time.perf_counter() - started
     pipe.set_progress_bar_config(disable=not progress, leave=False)
     settings = {

@@ -1,0 +1,272 @@
+"""Two-round enhancer and scripts/enhance.py, offline with tiny editing and metric models."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+
+from bpm_edit.detection import Detections
+from bpm_edit.images import ImageError
+from bpm_edit.metric import BPM
+from bpm_edit.model_registry import load_metric_models
+from pipelines.editing_models import build_tiny_pipeline, editing_model_info
+from pipelines.enhancer import (
+    ROUND2_RAN,
+    ROUND2_SAME_AS_ROUND1,
+    ROUND2_SKIPPED_GLOBAL,
+    SCORE_KEYS,
+    enhance,
+    render_comparison,
+    working_size_image,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "enhance.py"
+OUTPUT_FILES = ["comparison.png", "mask.png", "result.json", "round1.png", "round2.png"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    return load_metric_models("tiny")
+
+
+@pytest.fixture(scope="module")
+def metric(tiny_models):
+    return BPM(models=tiny_models)
+
+
+@pytest.fixture(scope="module")
+def editor():
+    return build_tiny_pipeline(0)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return Image.open(ROOT / "examples" / "chelsea.jpg").convert("RGB")
+
+
+def run(photo, instruction, editor, metric, **kwargs):
+    kwargs.setdefault("model_info", editing_model_info("tiny"))
+    return enhance(photo, instruction, editor, metric=metric, progress=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def local_edit(photo, editor, metric):
+    return run(photo, "turn the cat into a tiger", editor, metric)
+
+
+def test_local_edit_runs_both_rounds_and_reports_deltas(local_edit):
+    result = local_edit
+    assert result.round2_status == ROUND2_RAN
+    assert result.original.size == (64, 40)  # 451x300 -> long side 64, multiples of 8
+    assert result.mask.shape == (40, 64) and 0 < result.mask.mean() < 1
+    assert np.array_equal(result.mask, result.regions.mask_all)
+    for key in SCORE_KEYS:
+        assert result.deltas[key] == pytest.approx(
+            result.round2.scores[key] - result.round1.scores[key]
+        )
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["spec"]["edit_type"] == "replace" and data["spec"]["target_object"] == "tiger"
+    assert data["settings"]["steps"] == 3 and data["model"]["name"] == "tiny"
+    assert set(data["round1"]) >= {"bpm", "s_modify", "s_preserve", "l2", "clip_t", "flags"}
+    figure = render_comparison(result)
+    assert figure.width == 4 * 256 + 5 * 8
+
+
+def test_round2_is_the_masked_pipeline_from_the_same_noise(photo, editor, metric, local_edit):
+    """Round 2 equals a direct masked call with the same seed, noise and M_all."""
+    working = local_edit.original
+    factor = editor.vae_scale_factor
+    shape = (1, 4, working.height // factor, working.width // factor)
+    noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(0))
+    editor.set_progress_bar_config(disable=True)
+    direct = editor(
+        "turn the cat into a tiger",
+        image=working,
+        num_inference_steps=3,
+        generator=torch.Generator("cpu").manual_seed(0),
+        latents=noise,
+        mask=local_edit.mask,
+    ).images[0]
+    assert np.array_equal(np.asarray(direct), np.asarray(local_edit.round2.image))
+    assert not np.array_equal(np.asarray(direct), np.asarray(local_edit.round1.image))
+
+
+def test_all_ones_mask_reproduces_round1_exactly(photo, editor, metric):
+    """The reused embeddings, image latents and noise change nothing by themselves."""
+    result = run(photo, "turn the cat into a tiger", editor, metric, mask=np.ones((300, 451)))
+    assert result.round2_status == ROUND2_RAN and "mask_given" in result.flags
+    assert np.array_equal(np.asarray(result.round1.image), np.asarray(result.round2.image))
+    assert all(value == 0 for value in result.deltas.values() if value is not None)
+
+
+def test_global_edit_skips_round2(photo, editor, metric):
+    result = run(photo, "make it look like winter", editor, metric)
+    assert result.round2_status == ROUND2_SKIPPED_GLOBAL
+    assert result.round2 is None and result.deltas is None
+    assert result.mask.all()
+    assert result.to_dict()["round2"] is None
+
+
+def test_nothing_localized_uses_an_all_ones_mask_and_flags_it(photo, editor, tiny_models):
+    class FindsNothing:
+        def detect(self, images, phrases):
+            empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+            return [empty for _ in images]
+
+    blind = BPM(models=dataclasses.replace(tiny_models, detector=FindsNothing()))
+    result = run(photo, "turn the cat into a tiger", editor, blind)
+    assert result.round2_status == ROUND2_SAME_AS_ROUND1
+    assert "nothing_localized_mask_all_ones" in result.flags
+    assert result.mask.all()
+    assert result.round2.image is result.round1.image
+
+
+def test_working_size_keeps_aspect_with_multiples():
+    assert working_size_image(Image.new("RGB", (451, 300)), 512, 64).size == (512, 320)
+    assert working_size_image(Image.new("RGB", (300, 451)), 64, 8).size == (40, 64)
+    square = Image.new("RGB", (64, 64))
+    assert working_size_image(square, 64, 8) is square
+
+
+def test_enhance_input_errors(photo, editor, metric, tmp_path):
+    with pytest.raises(ValueError, match="instruction is empty"):
+        run(photo, "   ", editor, metric)
+    with pytest.raises(ImageError, match="file not found"):
+        run(tmp_path / "missing.png", "make the cat black", editor, metric)
+    with pytest.raises(ImageError, match="mask is 3x3 but the image is 451x300"):
+        run(photo, "make the cat black", editor, metric, mask=np.ones((3, 3)))
+
+
+# --------------------------------------------------------------------- the script
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("enhance_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script_with_tiny_model_writes_every_file(script, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert script.main(["--model", "tiny", "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == OUTPUT_FILES
+    record = json.loads((out / "result.json").read_text())
+    assert record["instruction"] == script.DEFAULT_INSTRUCTION
+    assert record["settings"]["metric_models"] == "tiny"
+    assert record["model"]["id"] == "tiny (built in code)"
+    assert record["round2_status"] == ROUND2_RAN
+    assert set(record["delta"]) == set(SCORE_KEYS)
+    assert record["package_versions"]["diffusers"]
+    assert record["files"] == OUTPUT_FILES
+    assert Image.open(out / "mask.png").size == (64, 40)
+    assert "round 2: ran" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--model", "ip2px"], "unknown editing model 'ip2px'; choose one of"),
+        (["--image", "nope.png"], "image not found: nope.png"),
+        (["--instruction", "  "], "instruction is empty"),
+        (["--mask", "{bad_mask}"], "cannot read"),
+        (["--device", "cuda"], "no CUDA GPU"),
+    ],
+)
+def test_script_bad_input_is_one_clear_error_and_keeps_out(
+    script, tmp_path, capsys, arguments, message
+):
+    if "--device" in arguments and torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "round1.png").write_bytes(b"from an earlier run")
+    bad_mask = tmp_path / "mask.png"
+    bad_mask.write_text("not an image")
+    arguments = [a.replace("{bad_mask}", str(bad_mask)) for a in arguments]
+    model = [] if "--model" in arguments else ["--model", "tiny"]
+    assert script.main([*model, *arguments, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["round1.png"]
+    assert (out / "round1.png").read_bytes() == b"from an earlier run"
+
+
+def test_batch_resumes_after_an_interrupted_run_without_duplicates(script, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, colour in (("red.png", (200, 30, 30)), ("blue.png", (30, 30, 200))):
+        Image.new("RGB", (48, 32), colour).save(data / name)
+    batch = data / "items.jsonl"
+    batch.write_text(
+        '{"image": "red.png", "instruction": "turn the cat into a tiger"}\n'
+        '{"image": "blue.png", "instruction": "replace the cup with a teapot", "seed": 3}\n'
+    )
+    out = tmp_path / "out"
+    arguments = ["--model", "tiny", "--batch", str(batch), "--out", str(out), "--quiet"]
+
+    calls = []
+    real_enhance_item = script.enhance_item
+
+    def counting(*args, **kwargs):
+        calls.append(args[4]["image"].name)
+        return real_enhance_item(*args, **kwargs)
+
+    def crash_on_second(*args, **kwargs):
+        if len(calls) == 1:
+            calls.append(args[4]["image"].name)
+            raise KeyboardInterrupt  # the process is killed while editing item 2
+        return counting(*args, **kwargs)
+
+    monkeypatch.setattr(script, "enhance_item", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        script.main(arguments)
+    results = out / "results.jsonl"
+    assert len(results.read_text().splitlines()) == 1
+    with open(results, "a") as handle:
+        handle.write('{"key": "torn')  # a record cut off by the crash
+
+    calls.clear()
+    monkeypatch.setattr(script, "enhance_item", counting)
+    assert script.main(arguments) == 0
+    assert calls == ["blue.png"]  # item 1 was finished and is not redone
+    lines = results.read_text().splitlines()
+    assert len(lines) == 3 and lines[1] == '{"key": "torn'
+    records = [json.loads(lines[0]), json.loads(lines[2])]
+    assert [r["line"] for r in records] == [1, 2]
+    assert len({r["key"] for r in records}) == 2
+    for record in records:
+        assert sorted(p.name for p in (out / record["folder"]).iterdir()) == OUTPUT_FILES
+
+    calls.clear()
+    assert script.main(arguments) == 0
+    assert calls == []  # everything done: nothing recomputed, nothing appended
+    assert len(results.read_text().splitlines()) == 3
+
+
+def test_batch_file_errors_name_file_and_line(script, tmp_path, capsys):
+    batch = tmp_path / "items.jsonl"
+    batch.write_text('{"image": "x.png", "instruction": "a"}\nnot json\n')
+    assert script.main(["--model", "tiny", "--batch", str(batch), "--out", str(tmp_path)]) == 2
+    assert f"{batch}:1: image not found" in capsys.readouterr().err
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    assert script.main(["--model", "tiny", "--batch", str(batch), "--out", str(tmp_path)]) == 2
+    assert f"{batch}:2: not valid JSON" in capsys.readouterr().err
