@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -189,6 +190,9 @@ class VLMJudge:
         self.max_retries = max_retries
         self.retry_backoff_s = retry_backoff_s
         self.concurrency = concurrency
+        # Answers that arrived in a batch that failed, until the retry collects them.
+        self._kept: dict[tuple[str, str, str], MetricOutput] = {}
+        self._lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
         prompt = hashlib.sha256((SYSTEM_PROMPT + USER_PROMPT).encode()).hexdigest()[:16]
@@ -213,12 +217,29 @@ class VLMJudge:
         ]
 
     def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
+        """Outputs per item. If a request fails, its error is raised once all requests
+        have finished, and the answers that did arrive are kept: the runner's item-by-item
+        retry then sends a request only for the failed items (no paid request repeats)."""
         if len(items) <= 1 or self.concurrency == 1:
             return [self.score_one(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
-            return list(pool.map(self.score_one, items))
+            futures = [pool.submit(self.score_one, item) for item in items]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if not errors:
+            return [f.result() for f in futures]
+        with self._lock:
+            self._kept = {_request_id(item): f.result()
+                          for item, f in zip(items, futures, strict=True)
+                          if f.exception() is None}
+        fatal = [e for e in errors if isinstance(e, FatalMetricError)]
+        raise (fatal or errors)[0]
 
     def score_one(self, item: EditItem) -> MetricOutput:
+        """One item's output (an answer kept from a failed batch, else a new request)."""
+        with self._lock:
+            kept = self._kept.pop(_request_id(item), None)
+        if kept is not None:
+            return kept
         original, edited, align_flags = load_pair(item)
         answer = self.ask(self.messages(item.instruction, original, edited))
         ratings, flag = parse_ratings(answer)
@@ -268,6 +289,10 @@ class VLMJudge:
                     ) from err
             time.sleep(self.retry_backoff_s * (2**attempt))
         return _answer_text(payload, self.url)
+
+
+def _request_id(item: EditItem) -> tuple[str, str, str]:
+    return (item.original, item.edited, item.instruction)
 
 
 def _answer_text(payload: bytes, url: str) -> str:

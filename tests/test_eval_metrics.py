@@ -338,3 +338,22 @@ def test_vlm_answer_parsing():
     assert parse_ratings('{"instruction": NaN, "preservation": 1, "quality": 1}') == (
         None, "vlm_out_of_range")
     assert parse_ratings("") == (None, "vlm_unparseable")
+
+
+def test_vlm_judge_in_the_runner_repeats_no_answered_request(endpoint, images, tmp_path):
+    from evaluation.runner import evaluate, read_records
+
+    (judge,) = build_metrics(["vlm"], vlm_options={
+        "base_url": endpoint, "model": "m", "max_retries": 0, "concurrency": 3})
+    items = [_item(images["noise"], images["patched"], "a", "make the square red"),
+             _item(images["noise"], images["patched"], "b", "server error"),
+             _item(images["noise"], images["patched"], "c", "garbage")]
+    out = tmp_path / "results.jsonl"
+    summary = evaluate(items, [judge], out, batch_size=3, progress=False)
+    records = {r["item_id"]: r for r in read_records(out)}
+    assert summary.errors == 1 and records["b"]["error"].startswith("VLMRequestError")
+    assert records["a"]["score"] == pytest.approx(math.sqrt(54) / 10)
+    assert records["c"]["score"] is None and records["c"]["flags"] == ["vlm_unparseable"]
+    texts = [r["body"]["messages"][1]["content"][0]["text"] for r in _Endpoint.requests]
+    assert sum("server error" in t for t in texts) == 2  # the batch, then the retry
+    assert len(texts) == 4  # a and c were asked once
