@@ -130,6 +130,10 @@ def load_editing_pipeline(
         pipe = _from_hub(EDITING_MODELS[name].source, torch_dtype)
     elif Path(name).is_dir():
         pipe = _from_directory(Path(name), torch_dtype)
+    elif Path(name).exists():
+        raise EditingModelError(
+            f"{name} is a file; give a pipeline directory (model_index.json, unet/, vae/, ...)"
+        )
     elif _looks_like_path(name):
         raise EditingModelError(f"editing model directory not found: {name}")
     elif re.fullmatch(r"[\w.-]+/[\w.-]+", name):
@@ -187,7 +191,8 @@ def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torc
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)
+    """True for names that can only be paths (a hub id is exactly "owner/name")."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
 def _from_hub(repo_id: str, dtype: torch.dtype) -> MaskGuidedInstructPix2PixPipeline:
