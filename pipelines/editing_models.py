@@ -30,8 +30,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import diffusers
 import torch
 from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
+from packaging.version import Version
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
@@ -45,6 +47,11 @@ SD_SCHEDULE = dict(
     steps_offset=1,
     prediction_type="epsilon",
 )
+
+
+#: `from_pretrained`'s dtype keyword: diffusers 0.42 renamed `torch_dtype` to `dtype`
+#: (the old name still works there, with a deprecation warning).
+_DTYPE_KEYWORD = "dtype" if Version(diffusers.__version__) >= Version("0.42.1") else "torch_dtype"
 
 
 class EditingModelError(ValueError):
@@ -197,28 +204,28 @@ def _looks_like_path(name: str) -> bool:
 
 def _from_hub(repo_id: str, dtype: torch.dtype) -> MaskGuidedInstructPix2PixPipeline:
     """Load from the local HF cache first, then (unless offline) from the hub."""
-    options = dict(torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
+    options = {_DTYPE_KEYWORD: dtype, "safety_checker": None, "requires_safety_checker": False}
     try:
         pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(
             repo_id, local_files_only=True, **options
         )
     except OSError as cached_error:
         if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-            raise _weights_missing(repo_id, cached_error) from cached_error
+            raise _weights_missing(repo_id, "HF_HUB_OFFLINE is set") from cached_error
         try:
             pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(repo_id, **options)
         except OSError as hub_error:
-            raise _weights_missing(repo_id, hub_error) from hub_error
+            lines = str(hub_error).strip().splitlines() or [type(hub_error).__name__]
+            raise _weights_missing(repo_id, f"download failed: {lines[0]}") from hub_error
     return _with_default_scheduler(pipe)
 
 
-def _weights_missing(repo_id: str, error: Exception) -> EditingModelError:
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def _weights_missing(repo_id: str, reason: str) -> EditingModelError:
     return EditingModelError(
-        f"weights of {repo_id!r} are not in the local Hugging Face cache and cannot be "
-        f"downloaded here ({first_line}). On a machine with internet run "
-        f"`hf download {repo_id} --local-dir DIR` and pass that directory instead of the "
-        "name (e.g. --model DIR), or set HF_HOME to a cache that holds it."
+        f"the weights of {repo_id!r} are not in the local Hugging Face cache and cannot be "
+        f"downloaded ({reason}). On a machine with internet run "
+        f"`hf download {repo_id} --local-dir DIR`, copy DIR here and pass it instead of the "
+        "name (--model DIR), or point HF_HOME at a cache that holds the repo."
     )
 
 
@@ -231,7 +238,7 @@ def _from_directory(path: Path, dtype: torch.dtype) -> MaskGuidedInstructPix2Pix
         )
     try:
         pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(
-            path, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False
+            path, **{_DTYPE_KEYWORD: dtype}, safety_checker=None, requires_safety_checker=False
         )
     except (OSError, ValueError) as err:
         raise EditingModelError(f"cannot load the pipeline in {path}: {err}") from err
