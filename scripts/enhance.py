@@ -104,12 +104,29 @@ def main(argv: list[str] | None = None) -> int:
 
     clear_errors = (InputError, EditingModelError, ImageError, MaskError, SpecError, OSError)
     try:
+        check_arguments(args)
         if args.batch:
             return run_batch(args)
         return run_single(args)
     except clear_errors as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Numeric options in their domains, before anything is loaded or written."""
+    from pipelines.masks import check_mask_options
+
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"--steps must be >= 1, got {args.steps}")
+    if args.guidance_scale is not None and args.guidance_scale <= 1:
+        raise InputError(f"--guidance-scale must be > 1 (text guidance), got {args.guidance_scale}")
+    if args.image_guidance_scale is not None and args.image_guidance_scale < 1:
+        raise InputError(f"--image-guidance-scale must be >= 1, got {args.image_guidance_scale}")
+    if args.resolution is not None and args.resolution < 64:
+        raise InputError(f"--resolution must be >= 64 pixels, got {args.resolution}")
+    check_mask_options(dilation=args.mask_dilation, feather=args.mask_feather,
+                       floor=args.mask_floor)
 
 
 # ------------------------------------------------------------------------- one image

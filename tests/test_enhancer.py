@@ -189,6 +189,7 @@ def test_script_with_tiny_model_writes_every_file(script, tmp_path, capsys):
         (["--instruction", "  "], "instruction is empty"),
         (["--mask", "{bad_mask}"], "cannot read"),
         (["--device", "cuda"], "no CUDA GPU"),
+        (["--steps", "0"], "--steps must be >= 1"),
     ],
 )
 def test_script_bad_input_is_one_clear_error_and_keeps_out(
