@@ -8,8 +8,9 @@
 4. Score both rounds with BPM (all components), plain L2 and CLIP-T; report deltas.
 
 Round 2 reuses round 1's prompt embeddings and image latents (captured through the
-pipeline's `callback_on_step_end`), its initial noise (drawn once here on the CPU from
-`seed`), and the original's SAM embedding (one `BPM` instance serves localization and
+pipeline's `callback_on_step_end`), its initial noise and per-step noise (both rounds
+use a CPU generator seeded with `seed`, so round 1 is exactly the stock pipeline's
+output for that generator), and the original's SAM embedding (one `BPM` instance serves localization and
 both scorings; its segmenter caches embeddings by image content). Round 1's scores use
 the regions found in step 2, so that pair is localized once.
 
@@ -414,9 +415,12 @@ class _TwoRoundEditor:
     """Runs the editing pipeline repeatedly on one input with identical randomness.
 
     The first call captures the prompt embeddings and the image latents; later calls
-    pass them back (no text encoder, no VAE encoder). Every call starts from the same
-    initial noise and a fresh generator seeded the same way (ancestral samplers draw
-    fresh noise at each step), so with M = 1 round 2 reproduces round 1 exactly.
+    pass them back (no text encoder, no VAE encoder). Every call draws the initial noise
+    from a fresh CPU generator seeded with `seed`, exactly as the pipeline itself would,
+    and hands the pipeline that generator for the rest of the sampling (ancestral
+    samplers draw fresh noise at each step). So round 1 is exactly the stock pipeline's
+    output for `generator=torch.Generator("cpu").manual_seed(seed)`, and with M = 1
+    round 2 reproduces round 1 bit for bit.
     """
 
     def __init__(self, pipe, image: Image.Image, instruction: str, settings: dict) -> None:
@@ -427,9 +431,18 @@ class _TwoRoundEditor:
         self.seed = settings["seed"]
         self.reused: dict[str, torch.Tensor] = {}
         factor = pipe.vae_scale_factor
-        shape = (1, pipe.vae.config.latent_channels, image.height // factor, image.width // factor)
-        noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(self.seed))
-        self.initial_noise = noise.to(device=pipe.device, dtype=pipe.unet.dtype)
+        self.noise_shape = (
+            1, pipe.vae.config.latent_channels, image.height // factor, image.width // factor
+        )
+
+    def _seeded_noise(self) -> tuple[torch.Tensor, torch.Generator]:
+        """The pipeline's own first draw (`prepare_latents`), and the generator after it."""
+        generator = torch.Generator("cpu").manual_seed(self.seed)
+        dtype = self.pipe.text_encoder.dtype  # = the pipeline's prompt_embeds dtype
+        noise = randn_tensor(
+            self.noise_shape, generator=generator, device=self.pipe._execution_device, dtype=dtype
+        )
+        return noise, generator
 
     def edit(self, mask: np.ndarray | None, **mask_options) -> Image.Image:
         inputs: dict[str, Any]
@@ -446,13 +459,14 @@ class _TwoRoundEditor:
                 callback_on_step_end=self._capture,
                 callback_on_step_end_tensor_inputs=["prompt_embeds", "image_latents"],
             )
+        noise, generator = self._seeded_noise()
         output = self.pipe(
             **inputs,
             num_inference_steps=self.settings["steps"],
             guidance_scale=self.settings["guidance_scale"],
             image_guidance_scale=self.settings["image_guidance_scale"],
-            generator=torch.Generator("cpu").manual_seed(self.seed),
-            latents=self.initial_noise,
+            generator=generator,
+            latents=noise,
             output_type="pil",
             mask=mask,
             **mask_options,
