@@ -10,9 +10,10 @@
 Round 2 reuses round 1's prompt embeddings and image latents (captured through the
 pipeline's `callback_on_step_end`), its initial noise and per-step noise (both rounds
 use a CPU generator seeded with `seed`, so round 1 is exactly the stock pipeline's
-output for that generator), and the original's SAM embedding (one `BPM` instance serves localization and
-both scorings; its segmenter caches embeddings by image content). Round 1's scores use
-the regions found in step 2, so that pair is localized once.
+output for that generator), and the original's SAM embedding (one `BPM` instance
+serves localization and both scorings; its segmenter caches embeddings by image
+content). Round 1's scores use the regions found in step 2, so that pair is localized
+once.
 
 Special cases: a global edit ("make it winter") has nothing to localize, so round 2 is
 skipped and `round2_status` says so; when nothing is localized, M would be empty and
