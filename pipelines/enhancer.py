@@ -167,8 +167,12 @@ def enhance(
     else:
         info = editing_model_info(str(model))
         pipe = load_editing_pipeline(model, device=device, dtype=dtype)
-    built_in = info.source == "built in code"
-    model_id = f"{info.name} (built in code)" if built_in else info.source
+    if info.source == "built in code":
+        model_id = f"{info.name} (built in code)"
+    elif model_info is None and pipe is model:
+        model_id = pipe.config.get("_name_or_path") or "given pipeline"
+    else:
+        model_id = info.source
     timings["load_editor"] = time.perf_counter() - started
     pipe.set_progress_bar_config(disable=not progress, leave=False)
     settings = {
@@ -198,6 +202,7 @@ def enhance(
     _ = metric.models  # build the metric's models now, so missing weights fail before any edit
     timings["load_metric"] = time.perf_counter() - started
     working = working_size_image(original, settings["resolution"], info.size_multiple)
+    spec = metric.parse(instruction)  # before any edit: a parser failure costs nothing
 
     stages = tqdm(total=4, desc="enhance", disable=not progress, leave=False)
     # 1. Round 1: the plain edit, capturing what round 2 can reuse.
@@ -208,10 +213,9 @@ def enhance(
     timings["round1_edit"] = time.perf_counter() - started
     stages.update()
 
-    # 2. Parse and localize in the original and the round-1 image.
-    stages.set_postfix_str("parse + localize")
+    # 2. Localize in the original and the round-1 image.
+    stages.set_postfix_str("localize")
     started = time.perf_counter()
-    spec = metric.parse(instruction)
     flags: list[str] = []
     regions: Regions | None = None
     if given_mask is not None:
