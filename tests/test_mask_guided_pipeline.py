@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import StableDiffusionInstructPix2PixPipeline
+from diffusers.callbacks import PipelineCallback
 from PIL import Image
 
 from pipelines.editing_models import build_tiny_pipeline
@@ -177,6 +178,23 @@ def test_callback_on_step_end_sees_every_step_with_and_without_blend(pipe, image
             callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"],
         )
         assert seen == [(0, ["latents", "prompt_embeds"]), (1, ["latents", "prompt_embeds"])]
+
+
+def test_pipeline_callback_objects_keep_their_tensor_inputs_with_blend(pipe, image):
+    class Recorder(PipelineCallback):
+        tensor_inputs = ["latents", "image_latents"]
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def callback_fn(self, pipeline, step_index, timestep, callback_kwargs):
+            self.seen.append(sorted(callback_kwargs))
+            return callback_kwargs
+
+    recorder = Recorder()
+    run(pipe, image, mask=np.ones((4, 4)), preserve_blend=True, callback_on_step_end=recorder)
+    assert recorder.seen == [["image_latents", "latents"]] * STEPS
 
 
 def test_model_cpu_offload_keeps_results(image):
