@@ -15,12 +15,15 @@ deliberate ties so the tie rules are exercised. Each input also has a ground-tru
 triplet (input id `gt-<input>`): the precise edit, an excessively modified "text-to-image"
 scene and the original plus Gaussian noise (`make_excessively_preserved`).
 
-`write_synthetic_dataset(out_dir)` writes images, edit-region masks and `dataset.jsonl`
-in the plain format (`evaluation.datasets.load_plain`), with an `EditSpec` per row.
+`write_synthetic_dataset(out_dir)` (or `python -m evaluation.synthetic OUT_DIR`) writes
+images, edit-region masks and `dataset.jsonl` in the plain format
+(`evaluation.datasets.load_plain`), with an `EditSpec` per row.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,3 +204,18 @@ def write_synthetic_dataset(out_dir: str | Path, seed: int = 0, noise_sigma: flo
                 mask_edited=None if mask is None else str(mask), spec=spec.spec.to_dict(),
                 role=role))
     return write_plain(items, out_dir / "dataset.jsonl")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.synthetic",
+        description="Write the synthetic evaluation set (images, masks, dataset.jsonl).")
+    parser.add_argument("out_dir", help="folder to write into (created if missing)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    args = parser.parse_args(argv)
+    print(write_synthetic_dataset(args.out_dir, seed=args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
