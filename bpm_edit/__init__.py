@@ -1,20 +1,26 @@
 """bpm-edit: the BPM metric for instruction-based image editing.
 
-Heavy pieces (torch models) are imported lazily, so `import bpm_edit` and the rule
-parser stay fast.
+`BPM` and `parse_instruction` are imported lazily, so `import bpm_edit` and the rule
+parser stay fast (no torch import until a model is needed).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from bpm_edit.spec import EditSpec, SpecError
 
-__all__ = ["EditSpec", "SpecError", "parse_instruction"]
+__all__ = ["BPM", "EditSpec", "SpecError", "parse_instruction"]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "parse_instruction":
         from bpm_edit.parsing import parse_instruction
 
         return parse_instruction
+    if name == "BPM":
+        from bpm_edit.metric import BPM
+
+        return BPM
     raise AttributeError(f"module 'bpm_edit' has no attribute {name!r}")
