@@ -233,6 +233,25 @@ class HFGroundingDinoDetector:
         ids = tokenizer.convert_tokens_to_ids(list(SEPARATOR_TOKENS))
         self._separator_ids = [i for i in ids if i != tokenizer.unk_token_id]
 
+    @property
+    def detection_size(self) -> dict[str, int]:
+        """The working resolution, ``{"shortest_edge", "longest_edge"}`` (as the
+        groundingdino-py backend's attribute). Setting it changes the processor's resize:
+        Grounding DINO was trained with shortest edges 480..800, so 512 (about 2.4x fewer
+        pixels than 800, see BENCHMARKS.md) stays inside its training range."""
+        size = self.processor.image_processor.size
+        return {"shortest_edge": size["shortest_edge"], "longest_edge": size["longest_edge"]}
+
+    @detection_size.setter
+    def detection_size(self, size: dict[str, int]) -> None:
+        shortest, longest = size.get("shortest_edge"), size.get("longest_edge")
+        if not (isinstance(shortest, int) and isinstance(longest, int) and 0 < shortest <= longest):
+            raise ValueError(
+                "detection_size needs integers 0 < shortest_edge <= longest_edge, got "
+                f"{size!r}"
+            )
+        self.processor.image_processor.size = {"shortest_edge": shortest, "longest_edge": longest}
+
     def detect(self, images: Sequence[Image.Image], phrases: Sequence[str]) -> list[Detections]:
         captions = check_pairs(images, phrases)
         pixels: dict[int, torch.Tensor] = {}  # one preprocessing per distinct image object
