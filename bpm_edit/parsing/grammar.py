@@ -127,7 +127,8 @@ def read_noun_phrase(text: str | None) -> NounPhrase:
         clean = word.strip(_PUNCT)
         if not clean:
             continue
-        if tokens and clean in lx.CLAUSE_BREAKS:
+        if tokens and clean in lx.CLAUSE_BREAKS and tokens[-1] not in lx.DETERMINERS:
+            # after a determiner a clause word is the noun itself ("a can", "the will")
             if clean == "and" and tokens[-1] in lx.COLORS:
                 tokens.append(clean)
                 continue

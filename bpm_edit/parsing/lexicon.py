@@ -172,6 +172,7 @@ QUANTITY_NOUNS = _words(
     """
     pair couple group bunch lot lots number flock herd swarm crowd school pack set
     bundle cluster handful row line pile layer blanket sheet coating dusting
+    trace traces hint hints speck specks
     """
 )
 #: Property nouns: "the colour of the bear" / "the bear's colour" -> "bear".

@@ -301,7 +301,10 @@ def _move(
     if relation is None:
         return _Reading("move", text, text, position="unchanged", locator=obj.locator)
     ref = relation.reference.text if relation.reference else None
-    if relation.position == "inside" and ref is not None and _is_scene(ref, context):
+    if relation.position == "inside" and ref is not None and (
+        _is_scene(ref, context) or _is_whole_image(text)
+    ):
+        # "move her to the jungle", "transport the scene to a mountain range"
         return _Reading("background", "background", ref)
     return _Reading("move", text, text, reference=ref, position=relation.position,
                     locator=obj.locator)
@@ -392,21 +395,28 @@ def _take_place(s: str, c: _Context) -> _Reading | None:
     return _change(m["x2"], m["y2"])
 
 
+_WAS_THERE = (
+    r"is|are|was|were|used to be|stood|stands|sat|sits|lay|lies|is standing|was standing|"
+    r"is sitting|was sitting|is now|currently is|once was"
+)
 _INSTEAD = _t(
     r"^(?:(?:put|place|use|have|add|insert|draw|make|show|include|there should be|"
-    r"i want|let there be)\s+)?(?P<y>.+?)\s+(?:instead of|in place of|in lieu of|rather than|"
-    r"where)\s+(?P<x>.+?)(?:\s+(?:is|are|was|were|used to be))?$"
+    r"i want|let there be|let)\s+)?(?P<y>.+?)\s+(?:instead of|in place of|in lieu of|rather than|"
+    rf"where)\s+(?P<x>.+?)(?:\s+(?:{_WAS_THERE}))?$"
 )
+_WHERE_WAS = re.compile(rf"\bwhere\b.*\b(?:{_WAS_THERE})$")
+#: A posture verb after the new object ("have a horse stand where the bike was").
+_POSTURE_TAIL = re.compile(r"\s+(?:stand|sit|be|appear|lie|rest|go|sit|stay)$")
 
 
 def _instead(s: str, c: _Context) -> _Reading | None:
     m = _INSTEAD.match(s)
-    if not m or " where " in f" {s} " and not re.search(r"\bwhere\b.*\b(is|are|was|were)\b", s):
+    if not m or " where " in f" {s} " and not _WHERE_WAS.search(s):
         return None
     if classify_complement(m["x"]).kind in ("color", "texture", "size"):
         # "make the flowers purple instead of red": the clause only names the old value.
         return _parse_sentence(s[: m.start("x")].rsplit(" ", 3)[0], c)
-    return _change(m["x"], m["y"])
+    return _change(m["x"], _POSTURE_TAIL.sub("", m["y"]))
 
 
 _PASSIVE_REPLACE = _t(
@@ -792,6 +802,26 @@ def _wear(s: str, c: _Context) -> _Reading | None:
     if classify_complement(y).kind in ("color", "size") or y.startswith("no "):
         return None
     return _worn(x, y, c)
+
+
+_TEXT = _t(
+    r"^(?:make|have|let|get)\s+(?P<x>.+?)\s+(?:say|read|display|spell(?:\s+out)?)\s+(?P<y>.+)$"
+    r"|^(?P<x2>.+?)\s+(?:(?:should|must|needs? to|has to|will|shall|could|can|is to)\s+"
+    r"(?:say|read|display|spell(?:\s+out)?)|says|reads|should now say|should now read)\s+"
+    r"(?P<y2>.+)$"
+)
+
+
+def _text(s: str, c: _Context) -> _Reading | None:
+    """"the sign should say stop", "make the banner read sale": the writing on an object
+    changes, which has no edit class of its own ("other" on that object)."""
+    m = _TEXT.match(s)
+    if not m:
+        return None
+    obj = _np(m["x"] or m["x2"])
+    if obj.text is None or _is_whole_image(obj.text):
+        return None
+    return _Reading("other", obj.text, obj.text, locator=obj.locator)
 
 
 _WISH = _t(
@@ -1266,6 +1296,7 @@ _TEMPLATES: tuple[_Template, ...] = (
     _what_if,
     _give,
     _wear,
+    _text,
     _wish,
     _exist,
     _color_verb,
