@@ -264,6 +264,7 @@ def without_colors(phrase: str | None) -> str | None:
     return " ".join(kept) if kept else phrase
 
 
+_COLOR_HEADS = frozenset({"color", "colors", "colour", "colours", "hues", "tones", "shades"})
 _SHADES = frozenset({"dark", "light", "bright", "pale", "deep", "pastel", "neon", "vivid"})
 
 
@@ -319,7 +320,8 @@ _COMPLEMENT_LEAD = re.compile(
     r"(?:is|are|was|were|'s|'re)\s+)|"
     r"(?:resemble|resembles|look like|looks like|be like|appear like)\s+|"
     r"(?:one|ones)\s+(?:that\s+is\s+|that\s+are\s+)?(?=made\b|out\s+of\b|of\b)|"
-    r"(?:painted|colou?red|dyed|tinted|sprayed|stained)\s+(?:in\s+|with\s+)?)"
+    r"(?:painted|colou?red|dyed|tinted|sprayed|stained)\s+(?:in\s+|with\s+)?|"
+    r"(?:rendered|shown|depicted|drawn|done|presented)\s+in\s+)"
 )
 
 
@@ -361,6 +363,9 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     ):
         # "an orange", "a glass", "a stone": a thing, not a colour or material.
         return Complement("noun")
+    if len(words) > 1 and words[-1] in _COLOR_HEADS and not _MATERIAL_LEAD.match(text):
+        # "autumn colours", "pastel tones": a colour scheme named by what it evokes
+        return Complement("color")
     if any(_is_color_word(w) for w in words) and all(
         _is_color_word(w) or w in lx.COLOR_FILLERS for w in words
     ):

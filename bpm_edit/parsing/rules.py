@@ -116,6 +116,13 @@ _IMAGE_NOISE = re.compile(
     r"(?:(?:entire|whole|original|given|current|attached|above|following)\s+)?"
     r"(?:image|photo|photograph|picture|pic|scene|shot|snapshot)\b"
 )
+_RELATIVE_CLAUSE = re.compile(
+    r"(?<=[a-z])(?<!\bso)(?<!\bif)(?<!\bthat)(?<!\bwhen)(?<!\bwhile)(?<!\band)(?<!\bbut)"
+    r"(?<!\bas)(?<!\bsure)\s+(?:that\s+|which\s+)?(?:he|she|they|it|you)\s+(?:is|are|was|were|'s|'re)\s+"
+    r"(?:wearing|holding|carrying|riding|using|eating|drinking|reading|sitting\s+on|"
+    r"standing\s+on|lying\s+on|playing\s+with)(?!\s+(?:a|an|the|some|his|her|their|its|my|"
+    r"two|three|\d+)\b)"
+)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
 _LETTER = re.compile(r"[a-z]")
 
@@ -129,6 +136,8 @@ def _normalise(sentence: str) -> str:
         text = _POLITE.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
+    # "the shirt he is wearing should be green": the relative clause only picks the shirt
+    text = _RELATIVE_CLAUSE.sub("", text)
     first, _, rest = text.partition(" ")
     if first in _GERUND and rest:
         text = f"{_GERUND[first]} {rest}"
@@ -449,8 +458,11 @@ _NO_MORE = _t(
     r"|^(?:strip|rid|clear|free|empty|purge|cleanse)\s+(?P<x8>.+?)\s+of\s+(?:all\s+|any\s+)?"
     r"(?P<y8>.+)$"
     r"|^(?:(?:the\s+)?(?:image|photo|picture|scene|it)\s+)?(?:should|must|shall|does|do|can|"
-    r"will)\s*(?:not|n't)\s+(?:contain|have|include|show|feature|depict|display)\s+"
-    r"(?:any\s+)?(?P<x6>.+)$"
+    r"will)?\s*(?:not|n't|no\s+longer)\s+(?:contain|have|include|show|feature|depict|display)"
+    r"\s+(?:any\s+)?(?P<x6>.+)$"
+    r"|^(?:(?:i'd like|i would like|i want|i need|show|give me|make|keep|leave|have|render)\s+)?"
+    r"(?:the\s+|this\s+)?(?:image|photo|photograph|picture|scene|it)\s+without\s+"
+    r"(?:any\s+)?(?P<x9>.+)$"
 )
 
 
@@ -467,7 +479,7 @@ def _no_more(s: str, c: _Context) -> _Reading | None:
             if not _is_whole_image(where_text) and reading.locator is None:
                 reading.locator = read_locator("from " + where_text)
             return reading
-    return _removal(m["x"] or m["x2"] or m["x3"] or m["x4"] or m["x5"] or m["x6"])
+    return _removal(m["x"] or m["x2"] or m["x3"] or m["x4"] or m["x5"] or m["x6"] or m["x9"])
 
 
 def _removal(text: str) -> _Reading:
@@ -532,7 +544,7 @@ _REMOVE = _t(
 
 
 _TAKE_OFF = _t(
-    r"^(?:take|pull|knock|brush|wipe|cut)\s+(?P<x>.+?)\s+(?:off|away|out)"
+    r"^(?:take|pull|knock|brush|wipe|cut|get)\s+(?P<x>.+?)\s+(?:off|away|out)"
     r"(?:\s+(?:of|from)?\s*(?P<origin>.+))?$"
 )
 
@@ -639,13 +651,16 @@ def _move_template(s: str, c: _Context) -> _Reading | None:
         relation = Relation(direction_word(words[-1]) or "unchanged", None, words[-1])
         return _move(obj, relation, c)
     head_text, relation = destination_relation(rest)
-    if relation is None:
-        for i, word in enumerate(words[1:], start=1):
-            if word == "closer" and i + 1 < len(words) and words[i + 1] == "to":
-                break
-            if direction_word(word):
-                return _move(_np(" ".join(words[:i])),
-                             Relation(direction_word(word) or "unchanged", None, word), c)
+    for i, word in enumerate(words[1:], start=1):
+        if word == "closer" and i + 1 < len(words) and words[i + 1] == "to":
+            break
+        after = words[i + 1] if i + 1 < len(words) else None
+        if not direction_word(word) or words[i - 1] in lx.DETERMINERS:
+            continue
+        if relation is None or after in ("in", "on", "within", "across", "inside", "along"):
+            # "move the moon higher in the sky": the direction, within the frame it names
+            return _move(_np(" ".join(words[:i])),
+                         Relation(direction_word(word) or "unchanged", None, word), c)
     obj = _np(head_text)
     if obj.text is None:
         return None
@@ -725,6 +740,10 @@ _GIVE_LOOK = re.compile(
     r"color|colour|coat of paint|paint job|paint|treatment|appearance|tone|glow|theme|makeup|"
     r"pattern|print|coating|coat)$"
 )
+_GIVE_LOOK_OF = re.compile(
+    r"^(?P<x>.+?)\s+(?:(?:the|a|an)\s+)?(?:[\w-]+\s+)?(?P<kind>look|style|feel|appearance|"
+    r"aesthetic|vibe|quality|character|texture|finish)\s+(?:of|from)\s+\S"
+)
 _GIVE_SPLIT = frozenset({"a", "an", "some", "more", "bigger", "larger", "smaller", "new",
                          "longer", "shorter", "his", "her", "their", "its"})
 
@@ -735,6 +754,10 @@ def _give(s: str, c: _Context) -> _Reading | None:
         return None
     rest = m["rest"]
     verb = m["verb"]
+    look_of = _GIVE_LOOK_OF.match(rest)
+    if look_of:
+        # "give the image the look of an old comic book": a look, not an object given
+        return _give_reading(look_of["x"], look_of["kind"], c)
     if verb in ("dress", "outfit", "adorn", "decorate", "equip", "provide", "accessorize",
                 "furnish"):
         parts = re.split(r"\s+(?:in|with)\s+", rest, maxsplit=1)
@@ -969,7 +992,7 @@ _TRANSFORM_VERB = (
 _CONNECTORS = (
     r"to look like|to resemble|to appear like|to appear as|to become|to be|to portray|"
     r"to show|to depict|to feature|so (?:that )?(?:it|they) (?:looks?|appears?) like|"
-    r"so (?:that )?(?:it|they) (?:becomes?|turns? into|is|are)|"
+    r"so (?:that )?(?:it|they) (?:resembles?|becomes?|turns? into|is|are)|"
     r"look like|looks like|resemble|appear like|seem like|into|in to|in the style of|"
     r"to|as|in"
 )
@@ -1106,6 +1129,12 @@ def _make(s: str, c: _Context) -> _Reading | None:
                 obj = _np(" ".join(words[:i]))
                 return _Reading("action", obj.text, obj.text, locator=obj.locator)
             return _change(" ".join(words[:i]), y)
+        possessed = i + 2 < len(words) and words[i + 1] in ("his", "her", "its", "their")
+        if possessed and word not in lx.DETERMINERS and word not in _NOT_A_GESTURE:
+            # "have the giraffe lower its head": a verb on the object's own body part
+            obj = _np(" ".join(words[:i]))
+            if obj.text:
+                return _Reading("action", obj.text, obj.text, locator=obj.locator)
         if classify_complement(word).kind == "action" and word not in lx.COLORS:
             obj = _np(" ".join(words[:i]))
             if obj.text:
@@ -1132,6 +1161,13 @@ def _make(s: str, c: _Context) -> _Reading | None:
         return _Reading("other", obj.text, obj.text, locator=obj.locator,
                         flags=["low_confidence"])
     return None
+
+
+#: Words before "his/her/its" that are not a gesture ("make the man with his dog ...").
+_NOT_A_GESTURE = frozenset(
+    "with and of in on at to from for by near beside behind under over into onto without "
+    "like as than be look appear seem".split()
+)
 
 
 def _suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | None:
