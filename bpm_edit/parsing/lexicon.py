@@ -239,6 +239,8 @@ DEGRADATIONS = _words(
 )
 #: Nouns for a pose or expression: changing them is an action ("change her expression").
 POSE_NOUNS = _words("expression expressions pose posture gesture stance emotion face-expression")
+#: Body parts whose colour a "give X red Y" / "X has red Y" changes.
+BODY_PARTS = _words("hair eyes eye skin lips fur nails beard feathers wings mane tail")
 #: Garments: "put the cat in a spacesuit" dresses the cat rather than moving it.
 CLOTHING = _words(
     """

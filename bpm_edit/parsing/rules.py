@@ -310,6 +310,11 @@ def _move(
     if relation is None:
         return _Reading("move", text, text, position="unchanged", locator=obj.locator)
     ref = relation.reference.text if relation.reference else None
+    backdrop = re.match(r"^(?:\w+\s+)?(?:background|backdrop|scenery|setting)\s+of\s+(?P<s>.+)$",
+                        ref or "")
+    if backdrop:
+        # "place the subject against a backdrop of rolling hills"
+        return _Reading("background", "background", _np(backdrop["s"]).text)
     if relation.position == "inside" and ref is not None and (
         _is_scene(ref, context) or _is_whole_image(text)
     ):
@@ -370,6 +375,12 @@ _REPLACE = _t(
     r"^(?P<verb>replace|swap out|swap|switch out|switch|exchange|trade|substitute|interchange|"
     r"supplant|trade out|change out)\s+(?P<x>.+?)\s+(?P<conn>with|by|for|to|into|and)\s+(?P<y>.+)$"
 )
+_REPLACE_ACTIVE = _t(
+    r"^(?:let|have|make)\s+(?P<y>.+?)\s+(?:replace|supplant|substitute for|stand in for)\s+"
+    r"(?P<x>.+)$"
+    r"|^(?P<y2>.+?)\s+(?:replaces|supplants|(?:should|must|will|shall|could|can|needs? to|"
+    r"has to)\s+(?:replace|supplant))\s+(?P<x2>.+)$"
+)
 _REPLACE_ALONE = _t(r"^(?:replace|swap out|substitute)\s+(?P<x>.+)$")
 
 
@@ -380,6 +391,10 @@ def _replace(s: str, c: _Context) -> _Reading | None:
         if m["verb"] == "substitute" and m["conn"] == "for":
             x, y = y, x
         return _change(x, y)
+    m = _REPLACE_ACTIVE.match(s)
+    if m:
+        # "let a bicycle replace the car": the new object is the subject
+        return _change(m["x"] or m["x2"], m["y"] or m["y2"])
     m = _REPLACE_ALONE.match(s)
     if m:
         source = _np(m["x"])
@@ -502,7 +517,8 @@ _GONE = (
     r"disappear|disappeared|vanish|vanished|go away|absent|missing|invisible|hidden|"
     r"not there|not be there|not visible|not exist|no longer there|no longer exist|"
     r"no longer be there|no longer visible|out of the picture|edited out|cut out|"
-    r"taken off|got rid of|gotten rid of|get removed|got removed"
+    r"taken off|got rid of|gotten rid of|get removed|got removed|taken down|pulled down|"
+    r"torn down|knocked down|cut down|pulled out|cropped out|painted out|painted over"
 )
 _PASSIVE_REMOVE = _t(
     rf"^(?P<x>.+?)\s+(?:should|must|needs? to|has to|have to|shall|will|is to|are to|can|"
@@ -716,6 +732,11 @@ def _worn(x_text: str, y_text: str, c: _Context) -> _Reading:
     target = _np(y_head)
     if target.text is None or ref.text is None:
         return _Reading("other", flags=["low_confidence"])
+    words = target.text.split()
+    if len(words) > 1 and all(w in lx.COLORS for w in words[:-1]) and words[-1] in lx.BODY_PARTS:
+        # "give her red hair", "the woman should have red hair": the hair is recoloured
+        name = _owned(ref.text, NounPhrase(words[-1]))
+        return _Reading("color", name, name)
     sizes = [size_word(w) for w in target.text.split()[:1] if size_word(w)]
     if sizes and target.text.split()[0] in ("bigger", "larger", "smaller", "longer",
                                            "shorter", "tinier", "taller", "thinner", "wider"):
@@ -792,15 +813,6 @@ def _give_reading(x_text: str, y_text: str, c: _Context) -> _Reading:
         if _is_whole_image(obj.text) or obj.text is None:
             return _global()
         return _Reading("texture", obj.text, obj.text, locator=obj.locator)
-    target = _np(y)
-    owner = _np(x_text)
-    if target.text and owner.text:
-        words = target.text.split()
-        if len(words) > 1 and all(w in lx.COLORS for w in words[:-1]) and words[-1] in (
-            "hair", "eyes", "eye", "skin", "lips", "fur", "nails", "beard", "feathers", "wings"
-        ):
-            name = _owned(owner.text, NounPhrase(words[-1]))
-            return _Reading("color", name, name)
     return _worn(x_text, y_text, c)
 
 
@@ -1062,11 +1074,13 @@ def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
 
 _BECOME = _t(
     r"^(?P<x>.+?)\s+(?:becomes?|turns? into|turned into|changes? into|changed into|changes? to|"
+    r"is turned|are turned|"
     r"changed to|morphs? into|transforms? into|is turned into|are turned into|is changed to|"
     r"are changed to|is changed into|is transformed into|are transformed into|"
     r"is converted into|is converted to|(?:should|must|needs? to|has to|will|shall|could)\s+"
     r"(?:become|turn into|be turned into|be changed to|be changed into|be converted to|"
     r"be converted into|be transformed into|change into|change to|transform into|morph into|"
+    r"be turned|be made|be painted|be colou?red|be dyed|be rendered|get turned|"
     r"look like|resemble)|looks like|resembles)\s+(?P<y>.+)$"
 )
 
