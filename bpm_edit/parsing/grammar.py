@@ -265,6 +265,8 @@ def without_colors(phrase: str | None) -> str | None:
 
 
 _COLOR_HEADS = frozenset({"color", "colors", "colour", "colours", "hues", "tones", "shades"})
+#: ... that name a colour only beside a colour word ("a rich emerald hue", not "a lamp shade").
+_COLOR_HEAD_SINGULAR = frozenset({"hue", "tone", "shade", "tint"})
 _SHADES = frozenset({"dark", "light", "bright", "pale", "deep", "pastel", "neon", "vivid"})
 
 
@@ -321,7 +323,9 @@ _COMPLEMENT_LEAD = re.compile(
     r"(?:resemble|resembles|look like|looks like|be like|appear like)\s+|"
     r"(?:one|ones)\s+(?:that\s+is\s+|that\s+are\s+)?(?=made\b|out\s+of\b|of\b)|"
     r"(?:painted|colou?red|dyed|tinted|sprayed|stained)\s+(?:in\s+|with\s+)?|"
-    r"(?:rendered|shown|depicted|drawn|done|presented)\s+in\s+)"
+    r"(?:rendered|shown|depicted|drawn|done|presented)\s+in\s+|"
+    r"(?:an?\s+)?(?:(?:fresh|new|thin|thick|light|heavy|bold)\s+)?(?:coat|coating|layer|splash|"
+    r"touch|hint|dash|wash|lick)\s+of\s+(?=\S))"
 )
 
 
@@ -363,7 +367,10 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     ):
         # "an orange", "a glass", "a stone": a thing, not a colour or material.
         return Complement("noun")
-    if len(words) > 1 and words[-1] in _COLOR_HEADS and not _MATERIAL_LEAD.match(text):
+    color_head = words[-1] in _COLOR_HEADS or (
+        words[-1] in _COLOR_HEAD_SINGULAR and any(_is_color_word(w) for w in words)
+    )
+    if len(words) > 1 and color_head and not _MATERIAL_LEAD.match(text):
         # "autumn colours", "pastel tones": a colour scheme named by what it evokes
         return Complement("color")
     if any(_is_color_word(w) for w in words) and all(

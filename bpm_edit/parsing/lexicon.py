@@ -29,6 +29,8 @@ COLOR_FILLERS = _words(
     dark light bright pale deep pastel neon vivid vibrant hot baby sky royal navy
     color colour colors colours colored coloured hue hues tint tone tones shade shades
     paint pigment dye and in a an the of with to
+    rich soft warm cool muted bold subtle brilliant intense striking gentle metallic glossy
+    matte shiny
     """
 )
 MATERIALS = _words(
@@ -70,6 +72,7 @@ STYLE_WORDS = _words(
     psychedelic futuristic medieval victorian dreamlike fantasy neon-lit hdr
     stained-glass van gogh picasso monet dali rembrandt vermeer warhol hokusai klimt
     munch ghibli pixar disney lego-style
+    dream dreamy nightmare fairytale fairy-tale storybook
     """
 )
 #: Conditions of the whole scene: time of day, weather, season, era, events.
@@ -241,6 +244,14 @@ DEGRADATIONS = _words(
 POSE_NOUNS = _words("expression expressions pose posture gesture stance emotion face-expression")
 #: Body parts whose colour a "give X red Y" / "X has red Y" changes.
 BODY_PARTS = _words("hair eyes eye skin lips fur nails beard feathers wings mane tail")
+#: People and animals that can be "in" a setting ("the man should be in a forest").
+PERSON_NOUNS = _words(
+    """
+    man men woman women boy boys girl girls person people child children kid kids baby
+    lady ladies guy guys gentleman family couple crowd subject subjects character figure
+    dog dogs cat cats horse horses cow cows bird birds animal animals puppy kitten bear
+    """
+)
 #: Garments: "put the cat in a spacesuit" dresses the cat rather than moving it.
 CLOTHING = _words(
     """

@@ -78,6 +78,8 @@ _POLITE = re.compile(
     r"(?:make|have|get)\s+it\s+so\s+(?:that\s+)?|"
     r"(?:you|we)\s+(?:have|need|ought)\s+to|(?:you|we)\s+(?:must|should)|"
     r"(?:please\s+)?(?:be\s+sure|make\s+sure|remember|don't\s+forget)\s+to|"
+    r"(?:make\s+sure|ensure|see\s+to\s+it)(?:\s+that)?(?=\s+(?:the|this|these|those|"
+    r"his|her|their|its|all|every)\s)|"
     r"(?:i\s+need|i'd\s+like|i\s+want)\s+you\s+to|(?:the|your)\s+(?:task|goal|job)\s+is\s+to|"
     r"(?:modify|change|edit|alter|adjust|update)\s+(?:the\s+|this\s+)?(?:scene|image|picture|"
     r"photo|photograph)\s+(?:so\s+(?:that\s+)?|such\s+that\s+|by\s+|"
@@ -213,6 +215,10 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
     ) or re.search(r"\b(colou?r|texture|material|size)$", x_text)
     if source.head in lx.BACKGROUND_WORDS:
         return _Reading("background", source.head, _strip_scene_words(y_text))
+    scene = _scene_destination(y_text)
+    if scene and (is_pronoun(source.text) or source.head in lx.PERSON_NOUNS):
+        # "have them be in space", "the man should be in a forest": a new setting
+        return _Reading("background", "background", scene)
     if source.head in lx.POSE_NOUNS:
         return _Reading("action", source.text, source.text, locator=source.locator)
     complement = classify_complement(y_text, material_first=material_first)
@@ -288,6 +294,8 @@ def _size_in(text: str) -> str:
 def _change_whole(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
     """"make it Y" / "change the image to Y": a whole-image edit, unless Y names a
     property of an object the pronoun stands for (then the pronoun is flagged)."""
+    if _scene_destination(y_text):
+        return _Reading("background", "background", _scene_destination(y_text))
     complement = classify_complement(y_text, material_first=material_first)
     pronoun = _pronoun_source(x_text)
     if pronoun and complement.kind in ("color", "texture", "size", "action"):
@@ -300,6 +308,15 @@ def _change_whole(x_text: str, y_text: str, material_first: bool = False) -> _Re
             return _Reading("background", "background", target)
         return _Reading("replace", x_text.strip(), target, flags=["unresolved_pronoun"])
     return _global()
+
+
+def _scene_destination(y_text: str) -> str | None:
+    """The setting Y names when Y is "in/on/at <a scene>" ("in space", "on a beach")."""
+    relation = relation_at(re.sub(r"^(?:be|stand|sit|appear)\s+", "", y_text.strip()))
+    if relation is None or relation.position != "inside" or relation.reference is None:
+        return None
+    ref = relation.reference.text
+    return ref if ref and _is_scene(ref, None) else None
 
 
 def _move(
@@ -518,7 +535,8 @@ _GONE = (
     r"not there|not be there|not visible|not exist|no longer there|no longer exist|"
     r"no longer be there|no longer visible|out of the picture|edited out|cut out|"
     r"taken off|got rid of|gotten rid of|get removed|got removed|taken down|pulled down|"
-    r"torn down|knocked down|cut down|pulled out|cropped out|painted out|painted over"
+    r"torn down|knocked down|cut down|pulled out|cropped out|painted out|painted over|"
+    r"nowhere to be (?:seen|found)|out of sight|out of view|no longer be seen|not be seen"
 )
 _PASSIVE_REMOVE = _t(
     rf"^(?P<x>.+?)\s+(?:should|must|needs? to|has to|have to|shall|will|is to|are to|can|"
@@ -560,7 +578,8 @@ _REMOVE = _t(
 
 
 _TAKE_OFF = _t(
-    r"^(?:take|pull|knock|brush|wipe|cut|get)\s+(?P<x>.+?)\s+(?:off|away|out)"
+    r"^(?:take|pull|knock|brush|wipe|cut|get|pluck|pick|yank|rip|tear|snatch|lift|kick|"
+    r"chase|scare|shoo|clean|sweep|wash|scrape|peel)\s+(?P<x>.+?)\s+(?:off|away|out)"
     r"(?:\s+(?:of|from)?\s*(?P<origin>.+))?$"
 )
 
@@ -759,7 +778,7 @@ _GIVE = _t(
 _GIVE_LOOK = re.compile(
     r"\b(?:look|style|feel|vibe|makeover|aesthetic|effect|filter|finish|texture|tint|hue|"
     r"color|colour|coat of paint|paint job|paint|treatment|appearance|tone|glow|theme|makeup|"
-    r"pattern|print|coating|coat)$"
+    r"pattern|print|coating|coat|atmosphere|mood|ambience|ambiance|air|flair|touch|twist)$"
 )
 _GIVE_LOOK_OF = re.compile(
     r"^(?P<x>.+?)\s+(?:(?:the|a|an)\s+)?(?:[\w-]+\s+)?(?P<kind>look|style|feel|appearance|"
@@ -923,6 +942,9 @@ def _add_template(s: str, c: _Context) -> _Reading | None:
     placing = re.fullmatch(_PLACE_VERBS, verb) is not None and verb != "put on"
     if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0])):
         head_text, relation = split_relation(y)
+        if relation is None and y.split()[-1] in lx.GLOBAL_WORDS:
+            # "put the city underwater": a condition of the whole scene
+            return _global()
         obj = _np(head_text)
         if obj.text and relation is not None:
             worn = relation.reference
@@ -1004,7 +1026,8 @@ _TRANSFORM_VERB = (
 _CONNECTORS = (
     r"to look like|to resemble|to appear like|to appear as|to become|to be|to portray|"
     r"to show|to depict|to feature|so (?:that )?(?:it|they) (?:looks?|appears?) like|"
-    r"so (?:that )?(?:it|they) (?:resembles?|becomes?|turns? into|is|are)|"
+    r"so (?:that )?(?:it|they) (?:resembles?|becomes?|turns? into|is|are|depicts?|shows?|"
+    r"portrays?|features?|displays?)|"
     r"look like|looks like|resemble|appear like|seem like|into|in to|in the style of|"
     r"to|as|in"
 )
@@ -1085,11 +1108,21 @@ _BECOME = _t(
 )
 
 
+_TURN_PROPERTY = _t(
+    r"^(?P<x>.+?)\s+(?:(?:should|must|needs? to|has to|have to|will|shall|could|can|is to|"
+    r"are to|ought to)\s+(?:turn|go|grow)|turns|goes|grows)\s+(?P<y>.+)$"
+)
+
+
 def _become(s: str, c: _Context) -> _Reading | None:
     m = _BECOME.match(s)
-    if not m:
-        return None
-    return _change(m["x"], m["y"], material_first=True)
+    if m:
+        return _change(m["x"], m["y"], material_first=True)
+    m = _TURN_PROPERTY.match(s)
+    if m and classify_complement(m["y"]).kind in ("color", "texture", "size"):
+        # "the bird's plumage needs to turn yellow" (but not "the lights should turn off")
+        return _change(m["x"], m["y"])
+    return None
 
 
 _LOOK_DIRECTIONS = frozenset(
@@ -1102,8 +1135,9 @@ _MAKE = _t(
 _SEEM_TAIL = re.compile(r"\s+(?:(?:appears?|looks?|seems?)(?:\s+to)?|to)$")
 _OUT_OF = re.compile(r"^(?P<x>.+?)\s+(?:be\s+)?(?:made\s+)?(?:out\s+of|of)\s+(?P<y>.+)$")
 _WHOLE_LEAD = re.compile(
-    r"^(?P<x>it|this|everything|the (?:whole |entire )?(?:image|photo|photograph|picture|"
-    r"scene|thing)|the weather|the season|the time|the lighting|the mood|the atmosphere|"
+    r"^(?P<x>(?:the|this|that|my|our) (?:whole |entire )?(?:image|photo|photograph|picture|"
+    r"pic|scene|shot|thing)|it|this|everything|the weather|the season|the time|the lighting|"
+    r"the mood|the atmosphere|"
     r"the style)\s+(?:be\s+|look\s+|appear\s+|seem\s+|into\s+)?(?P<y>.+)$"
 )
 
@@ -1153,7 +1187,7 @@ def _make(s: str, c: _Context) -> _Reading | None:
             obj = _np(" ".join(words[:i]))
             if obj.text:
                 return _Reading("action", obj.text, obj.text, locator=obj.locator)
-    for i in range(2, len(words)):
+    for i in range(1, len(words)):
         if words[i] in ("a", "an") and words[i - 1] not in lx.DETERMINERS | {"of", "with"}:
             return _change(" ".join(words[:i]), " ".join(words[i:]))
     if verb in ("make", "turn", "render", "get"):
