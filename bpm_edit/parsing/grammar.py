@@ -234,7 +234,8 @@ def destination_relation(text: str) -> tuple[str, Relation | None]:
     "to"/"onto"/"into"/"towards" when there is one ("the lamp on the left to the right of
     the bed" -> "the lamp on the left", right of the bed)."""
     for match in _RELATION_RE.finditer(text):
-        if match.start() > 0 and re.match(r"(?:to|onto|into|towards?)\b", match.group(0)):
+        if match.start() > 0 and re.match(r"(?:to|onto|into|towards?|closer|nearer)\b",
+                                          match.group(0)):
             return text[: match.start()].strip(), _relation(match, text)
     return split_relation(text)
 
@@ -297,6 +298,21 @@ def action_word(word: str) -> bool:
     if word.endswith("ing") and (stem in lx.ACTION_VERBS or stem + "e" in lx.ACTION_VERBS):
         return True
     return word.endswith("s") and word[:-1] in lx.ACTION_VERBS
+
+
+_PARTICLES = frozenset("up down away around off out over back together forward".split())
+
+
+def _ing_modifier(tokens: list[str]) -> bool:
+    """True when an -ing word modifies the noun after it ("flying cars", "sleeping cat")."""
+    if not tokens[0].endswith("ing") or len(tokens) < 2:
+        return False
+    nxt = tokens[1]
+    return not (nxt in _PREPOSITIONS or nxt in lx.DETERMINERS or nxt in _PARTICLES
+                or nxt.endswith("ly") or nxt in ("and", "or", "very", "so", "too"))
+
+
+_DECADE = re.compile(r"^(?:\d{2}|\d{4})(?:'?s|th)$")
 
 
 @dataclass(frozen=True)
@@ -382,11 +398,10 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     sizes = [size_word(w) for w in words if size_word(w)]
     if sizes and all(size_word(w) or w in ("in", "size", "scale", "height") for w in words):
         return Complement("size", size=sizes[0])
-    if action_word(tokens[0]) and tokens[0] not in lx.MATERIALS:
+    if action_word(tokens[0]) and tokens[0] not in lx.MATERIALS and not _ing_modifier(tokens):
         return Complement("action")
-    if any(w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS for w in words) or first in (
-        "during", "at", "in", "under", "like",
-    ):
+    named = any(w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS or _DECADE.match(w) for w in words)
+    if named or first in ("during", "at", "in", "under", "like"):
         return Complement("global")
     if words[-1] in lx.STATE_ADJECTIVES and first not in lx.DETERMINERS:
         return Complement("state")

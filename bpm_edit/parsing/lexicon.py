@@ -73,6 +73,7 @@ STYLE_WORDS = _words(
     stained-glass van gogh picasso monet dali rembrandt vermeer warhol hokusai klimt
     munch ghibli pixar disney lego-style
     dream dreamy nightmare fairytale fairy-tale storybook
+    still postcard minecraft videogame screenshot lego
     """
 )
 #: Conditions of the whole scene: time of day, weather, season, era, events.
@@ -250,6 +251,13 @@ PERSON_NOUNS = _words(
     man men woman women boy boys girl girls person people child children kid kids baby
     lady ladies guy guys gentleman family couple crowd subject subjects character figure
     dog dogs cat cats horse horses cow cows bird birds animal animals puppy kitten bear
+    """
+)
+#: Limbs and features a gesture moves ("raise the man's arm" is an action, not a move).
+LIMBS = _words(
+    """
+    arm arms hand hands leg legs head heads foot feet paw paws finger fingers thumb
+    eyebrow eyebrows chin knee knees shoulder shoulders eyes eye ears ear trunk
     """
 )
 #: Garments: "put the cat in a spacesuit" dresses the cat rather than moving it.

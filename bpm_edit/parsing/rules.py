@@ -310,13 +310,13 @@ def _change_whole(x_text: str, y_text: str, material_first: bool = False) -> _Re
     return _global()
 
 
-def _scene_destination(y_text: str) -> str | None:
+def _scene_destination(y_text: str, context: _Context | None = None) -> str | None:
     """The setting Y names when Y is "in/on/at <a scene>" ("in space", "on a beach")."""
     relation = relation_at(re.sub(r"^(?:be|stand|sit|appear)\s+", "", y_text.strip()))
     if relation is None or relation.position != "inside" or relation.reference is None:
         return None
     ref = relation.reference.text
-    return ref if ref and _is_scene(ref, None) else None
+    return ref if ref and _is_scene(ref, context) else None
 
 
 def _move(
@@ -332,6 +332,10 @@ def _move(
     if backdrop:
         # "place the subject against a backdrop of rolling hills"
         return _Reading("background", "background", _np(backdrop["s"]).text)
+    if relation.position == "inside" and ref is not None and _is_whole_image(text) and (
+        classify_complement(ref.split()[-1]).kind == "global"
+    ):
+        return _global()  # "put the scene in the 1920s"
     if relation.position == "inside" and ref is not None and (
         _is_scene(ref, context) or _is_whole_image(text)
     ):
@@ -734,6 +738,9 @@ def _what_if(s: str, c: _Context) -> _Reading | None:
     if t:
         return _worn(t["x"], t["y"], c)
     t = _WAS.match(rest)
+    if t and (_is_whole_image(t["x"]) or is_pronoun(t["x"])) and _scene_destination(t["y"], c):
+        # "what if it was in Paris": a new setting
+        return _Reading("background", "background", _scene_destination(t["y"], c))
     if t:
         return _change(t["x"], re.sub(r"^(?:made\s+(?:out\s+)?of)\s+", "made of ", t["y"]),
                        material_first=True)
@@ -1183,6 +1190,13 @@ def _make(s: str, c: _Context) -> _Reading | None:
             obj = _np(" ".join(words[:i]))
             if obj.text:
                 return _Reading("action", obj.text, obj.text, locator=obj.locator)
+        modifier = word.endswith("ing") and i + 1 < len(words) and not (
+            words[i + 1] in lx.DETERMINERS or words[i + 1] in _NOT_A_GESTURE
+            or words[i + 1].endswith("ly")
+        )
+        if modifier and i > 1:
+            # "make the cars flying cars": an -ing word before a noun is an adjective
+            return _change(" ".join(words[:i]), " ".join(words[i:]))
         if classify_complement(word).kind == "action" and word not in lx.COLORS:
             obj = _np(" ".join(words[:i]))
             if obj.text:
@@ -1192,8 +1206,10 @@ def _make(s: str, c: _Context) -> _Reading | None:
             return _change(" ".join(words[:i]), " ".join(words[i:]))
     if verb in ("make", "turn", "render", "get"):
         last = words[-1]
-        if (len(words) > 2 and words[0] in lx.DETERMINERS and last.endswith("s")
-                and not last.endswith(("ss", "ous"))):
+        plural_object = (len(words) > 2 and words[0] in lx.DETERMINERS) or (
+            len(words) == 2 and words[0] in ("them", "they", "these", "those")
+        )
+        if plural_object and last.endswith("s") and not last.endswith(("ss", "ous")):
             # "make the bananas apples": a bare plural noun as the new object.
             return _change(" ".join(words[:-1]), last)
         if len(words) > 1 and re.search(r"(?:ed|y|ful|ous|ic|al|ish|less|ive|er)$", last):
@@ -1327,6 +1343,28 @@ def _mark(s: str, c: _Context) -> _Reading | None:
     return _Reading("other", obj.text, obj.text, locator=obj.locator)
 
 
+_RAISE = _t(
+    r"^(?P<verb>raise|lift|elevate|hoist|lower|drop)\s+(?P<x>.+?)"
+    r"(?:\s+(?:higher|lower|up|down|further|(?:a\s+)?(?:little|bit)(?:\s+bit)?|slightly))*$"
+)
+
+
+def _raise(s: str, c: _Context) -> _Reading | None:
+    """"lower the lamp", "raise the flag higher": a move up or down; a raised arm or head
+    is a gesture (`_action_imperative`)."""
+    m = _RAISE.match(s)
+    if not m:
+        return None
+    obj = _np(m["x"])
+    words = m["x"].split()
+    if obj.head is None or obj.head in lx.BODY_PARTS or obj.head in lx.LIMBS or any(
+        w in ("his", "her", "its", "their", "your") for w in words
+    ):
+        return None
+    position = "up" if m["verb"] in ("raise", "lift", "elevate", "hoist") else "down"
+    return _move(obj, Relation(position, None, m["verb"]), c)
+
+
 _ACTION_IMPERATIVE = _t(
     r"^(?:raise|lift|open|close|shut|bend|cross|fold|tilt|clench|unfold|spread|flap|wag|"
     r"squint|purse|pucker|uncross|straighten|curl|stretch out|nod|shake)\s+(?P<x>.+)$"
@@ -1389,6 +1427,7 @@ _TEMPLATES: tuple[_Template, ...] = (
     _add_template,
     _orient,
     _mark,
+    _raise,
     _action_imperative,
     _transform,
     _become,
