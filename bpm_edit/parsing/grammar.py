@@ -40,7 +40,8 @@ _RELATIONS: tuple[tuple[str, str, bool], ...] = (
     (r"next\s+to|beside|besides|nearby|near|close\s+to|closer\s+to|adjacent\s+to"
      r"|alongside|along\s+side|by\s+the\s+side\s+of|at\s+the\s+side\s+of|on\s+the\s+side\s+of"
      r"|to\s+the\s+side\s+of|in\s+front\s+of|behind|around|among|amongst|between"
-     r"|surrounding|opposite|against|by", "near", True),
+     r"|surrounding|opposite|against|(?:closest|nearest|closer|nearer)\s+to|nearest"
+     r"|(?:farthest|furthest)\s+from|by", "near", True),
     (r"(?:in|at|on|to|into)\s+the\s+(?:middle|center|centre|surface|inside|interior)\s+of"
      r"|inside\s+of|inside|within|into|onto|on|in|at|to|through|across", "inside", True),
 )
@@ -376,13 +377,13 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     )
     material_only = material_only and (words[-1] in lx.MATERIALS or words[-1] in (
         "material", "texture", "textured", "finish"))
-    if material_first and has_material and material_only:
-        return Complement("texture")
     if len(tokens) == 2 and tokens[0] in ("a", "an") and (
         tokens[1] in lx.COLOR_NOUNS or tokens[1] in lx.MATERIALS
     ):
         # "an orange", "a glass", "a stone": a thing, not a colour or material.
         return Complement("noun")
+    if material_first and has_material and material_only:
+        return Complement("texture")
     color_head = words[-1] in _COLOR_HEADS or (
         words[-1] in _COLOR_HEAD_SINGULAR and any(_is_color_word(w) for w in words)
     )

@@ -45,6 +45,7 @@ MATERIALS = _words(
     striped checkered plaid spotted dotted polka-dot polka-dotted floral camouflage
     leopard-print zebra-print tie-dye paisley tartan gingham frozen melted wet muddy
     burnt burned cracked weathered polished carved
+    fluffier fuzzier shinier glossier furrier rustier mossier sandier icier
     """
 )
 #: Colour words that are also things ("swap the apple for an orange").

@@ -246,7 +246,9 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
         return _move(source, complement.relation)
     adjectival = not re.match(r"^(?:be\s+|look like\s+|like\s+|resemble\s+)?(?:a|an|the)\s",
                               y_text)
-    if kind == "global" and adjectival and source.head in ("sky", "weather", "season", "time"):
+    if kind == "global" and adjectival and (
+        source.head in ("sky", "weather", "season", "time") or source.text in lx.GLOBAL_WORDS
+    ):
         return _global()
     if kind == "global" and adjectival and all(
         w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS or w in lx.DEGREE_WORDS
@@ -273,6 +275,9 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
             return _Reading("color", obj, obj, locator=source.locator)
         if any(w in lx.MATERIALS for w in extra):
             return _Reading("texture", source.head, source.head, locator=source.locator)
+        if any(w in lx.EXPRESSION_ADJECTIVES for w in extra):
+            # "turn the happy girl into a sad girl": the expression changes
+            return _Reading("action", source.head, source.head, locator=source.locator)
         sizes = [size_word(w) for w in extra if size_word(w)]
         if sizes:
             return _Reading("size", source.head, source.head, size=sizes[0],
@@ -1281,7 +1286,7 @@ def _be(s: str, c: _Context) -> _Reading | None:
     m = _BE.match(s)
     if not m:
         return None
-    x, y = m["x"], m["y"]
+    x, y = m["x"], re.sub(r"^(?:now|also|instead|still|then|all)\s+(?=\S)", "", m["y"])
     if x.startswith("there"):
         return None
     if m["verb"] in ("look", "looks") and y.split()[0] in _LOOK_DIRECTIONS:
@@ -1403,6 +1408,23 @@ def _orient(s: str, c: _Context) -> _Reading | None:
     return _Reading("other", obj.text, obj.text, locator=obj.locator)
 
 
+_BARE_CHANGE = _t(
+    r"^(?P<x>(?:[\w'-]+\s+){0,2}[\w'-]+)\s+(?:to|into|->|=>|\u2192)\s+"
+    r"(?P<y>(?:[\w'-]+\s+){0,3}[\w'-]+)$"
+)
+
+
+_PARTICLE = re.compile(r"\b(?:in|out|up|down|on|off|back|it|me|us)\b")
+
+
+def _bare_change(s: str, c: _Context) -> _Reading | None:
+    """Terse labels with no verb ("cat to dog", "day -> night"): X becomes Y."""
+    m = _BARE_CHANGE.match(s)
+    if not m or _np(m["x"]).text is None or _PARTICLE.search(m["x"]):
+        return None
+    return _change(m["x"], m["y"])
+
+
 #: Templates in the order they are tried; the first that reads the sentence wins.
 _TEMPLATES: tuple[_Template, ...] = (
     _remove_and_add,
@@ -1435,6 +1457,7 @@ _TEMPLATES: tuple[_Template, ...] = (
     _global_bare,
     _be,
     _wearing,
+    _bare_change,
 )
 
 
