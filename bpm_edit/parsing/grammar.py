@@ -40,6 +40,7 @@ _RELATIONS: tuple[tuple[str, str, bool], ...] = (
     (r"next\s+to|beside|besides|nearby|near|close\s+to|closer\s+to|adjacent\s+to"
      r"|alongside|along\s+side|by\s+the\s+side\s+of|at\s+the\s+side\s+of|on\s+the\s+side\s+of"
      r"|to\s+the\s+side\s+of|in\s+front\s+of|behind|around|among|amongst|between"
+     r"|on\s+(?:either|both|each|opposite)\s+sides?\s+of"
      r"|surrounding|opposite|against|(?:closest|nearest|closer|nearer)\s+to|nearest"
      r"|(?:farthest|furthest)\s+from|by", "near", True),
     (r"(?:in|at|on|to|into)\s+the\s+(?:middle|center|centre|surface|inside|interior)\s+of"
@@ -148,7 +149,7 @@ def read_noun_phrase(text: str | None) -> NounPhrase:
     if len(tokens) > 1 and tokens[-1] in lx.PROPERTY_NOUNS:
         tokens = tokens[:-1]
         tokens[-1] = _strip_possessive(tokens[-1])
-    while tokens and tokens[-1] in lx.FILLER_TAIL:
+    while len(tokens) > 1 and tokens[-1] in lx.FILLER_TAIL and tokens[-2] not in lx.DETERMINERS:
         tokens.pop()
     if len(tokens) > 1 and tokens[0] in lx.POSITIONAL_ADJECTIVES:
         locator = locator or tokens[0]

@@ -148,6 +148,7 @@ ACTION_VERBS = _words(
     glance roll leap gallop race chase bite lick sniff howl meow purr cheer salute
     surf ski skate dive paddle row fish cook type write paint draw wag flap spread
     face turn tilt hold carry glow shine sparkle twinkle flicker spin smoke
+    float hover levitate soar graze pray meditate stretch
     """
 )
 ACTION_IRREGULAR = {

@@ -554,7 +554,8 @@ _PASSIVE_REMOVE = _t(
 _MAKE_GONE = _t(
     r"^(?:make|let|have|get)\s+(?P<x>.+?)\s+(?:disappear|vanish|go away|be gone|gone|"
     r"be removed|removed|fade away|fade out)\b(?P<rest>.*)$"
-    r"|^(?P<x2>.+?)\s+(?:disappears|vanishes|is gone|are gone|goes away|fades away)$"
+    r"|^(?P<x2>.+?)\s+(?:disappears|vanishes|is gone|are gone|goes away|fades away|"
+    r"(?:has to|have to|must|needs? to|should|gotta|can) go(?:\s+away)?)$"
 )
 
 
@@ -582,13 +583,15 @@ _REMOVE = _t(
     r"edit out|crop out|clean up|clean away|dispose of|subtract|banish|purge|scrub out|"
     r"scrub away|blot out|paint out|paint over|remove all traces of|obliterate|excise|efface|"
     r"annihilate|abolish|expel|evict|dispel|scrap|wipe|blank out|white out|mask out|black out|"
-    r"throw out|throw away|kick out|chuck out|toss out|cut away|delete out|take)\s+(?P<x>.+)$"
+    r"throw out|throw away|kick out|chuck out|toss out|cut away|delete out|dispense with|"
+    r"zap|nix|take)\s+(?P<x>.+)$"
 )
 
 
 _TAKE_OFF = _t(
     r"^(?:take|pull|knock|brush|wipe|cut|get|pluck|pick|yank|rip|tear|snatch|lift|kick|"
-    r"chase|scare|shoo|clean|sweep|wash|scrape|peel)\s+(?P<x>.+?)\s+(?:off|away|out)"
+    r"chase|scare|shoo|clean|sweep|wash|scrape|peel|zap|blow|push)\s+(?P<x>.+?)\s+"
+    r"(?:off|away|out)"
     r"(?:\s+(?:of|from)?\s*(?P<origin>.+))?$"
 )
 
@@ -764,7 +767,9 @@ def _worn(x_text: str, y_text: str, c: _Context) -> _Reading:
     if target.text is None or ref.text is None:
         return _Reading("other", flags=["low_confidence"])
     words = target.text.split()
-    if len(words) > 1 and all(w in lx.COLORS for w in words[:-1]) and words[-1] in lx.BODY_PARTS:
+    colours = words[:-1]
+    if (len(words) > 1 and words[-1] in lx.BODY_PARTS and any(w in lx.COLORS for w in colours)
+            and all(w in lx.COLORS or w in lx.COLOR_FILLERS for w in colours)):
         # "give her red hair", "the woman should have red hair": the hair is recoloured
         name = _owned(ref.text, NounPhrase(words[-1]))
         return _Reading("color", name, name)
@@ -832,6 +837,10 @@ def _give(s: str, c: _Context) -> _Reading | None:
 
 def _give_reading(x_text: str, y_text: str, c: _Context) -> _Reading:
     y = y_text.strip()
+    given = _np(y)
+    if given.head in lx.BACKGROUND_WORDS and given.text and len(given.text.split()) > 1:
+        # "give the photo a beach background"
+        return _Reading("background", given.head, " ".join(given.text.split()[:-1]))
     if _GIVE_LOOK.search(y):
         core = _GIVE_LOOK.sub("", y).strip()
         if _is_whole_image(x_text.strip()):
@@ -978,7 +987,8 @@ def _color_verb(s: str, c: _Context) -> _Reading | None:
     if not m:
         return None
     rest = re.sub(r"\s+(?:paint|color|colour|dye)$", "", m["rest"])
-    if re.search(r"\b(?:in the style of|like|as)\b", rest) and _is_whole_image(rest.split()[0]):
+    manner = re.search(r"\s(?:in the style of|like|as)\b", rest)
+    if manner and _is_whole_image(rest[: manner.start()]):
         return _global()
     split = _suffix_complement(rest, kinds=("color",))
     if split is not None:
@@ -1041,7 +1051,7 @@ _CONNECTORS = (
     r"so (?:that )?(?:it|they) (?:resembles?|becomes?|turns? into|is|are|depicts?|shows?|"
     r"portrays?|features?|displays?)|"
     r"look like|looks like|resemble|appear like|seem like|into|in to|in the style of|"
-    r"to|as|in"
+    r"to|as|in|like"
 )
 _TRANSFORM = _t(rf"^(?P<verb>{_TRANSFORM_VERB})\s+(?P<rest>.+)$")
 _CONNECTOR = re.compile(
@@ -1079,7 +1089,8 @@ def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
     allowed = []
     for match in matches:
         conn = match["conn"]
-        if weak and (conn in ("to", "to be") or (conn in ("as", "in") and verb in _NO_AS_VERBS)):
+        if weak and (conn in ("to", "to be") or (conn in ("as", "in", "like")
+                                                  and verb in _NO_AS_VERBS)):
             continue
         if verb == "shift" and conn not in ("into", "in to"):
             continue
@@ -1091,7 +1102,7 @@ def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
         allowed.append(match)
     if not allowed:
         return None
-    long_ones = [mt for mt in allowed if mt["conn"] not in ("to", "as", "in")]
+    long_ones = [mt for mt in allowed if mt["conn"] not in ("to", "as", "in", "like")]
     if any(mt["conn"] in ("into", "in to") for mt in long_ones):
         chosen = next(mt for mt in long_ones if mt["conn"] in ("into", "in to"))
     elif long_ones:
@@ -1298,9 +1309,41 @@ def _be(s: str, c: _Context) -> _Reading | None:
     placed = _PLACED.match(y)
     if placed:
         head, relation = split_relation(" ".join(["it", placed["y"]]))
+        if relation is not None and re.match(r"^(?:a|an|some|\d+|two|three|four|five)\s", x):
+            return _add(f"{x} {placed['y']}", c)  # "a bird should be placed on the roof"
         if relation is not None:
             return _move(_np(x), relation, c)
     return _change(x, y, material_first=y.startswith(("made", "of ")))
+
+
+_MODAL = (
+    r"should|must|needs? to|has to|have to|will|shall|can|could|ought to|is to|are to"
+)
+_SHOWS = _t(
+    rf"^(?:let\s+|have\s+|make\s+)?(?P<x>.+?)\s+(?:(?:{_MODAL})\s+)?(?:show|shows|depict|"
+    r"depicts|feature|features|display|displays|portray|portrays)\s+(?P<y>.+)$"
+)
+_MODAL_GESTURE = _t(
+    rf"^(?P<x>.+?)\s+(?:{_MODAL})\s+(?P<verb>[a-z]+)\s+(?:his|her|its|their)\s+\S"
+)
+
+
+def _modal_verb(s: str, c: _Context) -> _Reading | None:
+    """"the background should show a stadium" (a new background); "the woman should cross
+    her arms" (a gesture: a verb on the subject's own body part)."""
+    m = _SHOWS.match(s)
+    if m and _np(m["x"]).head in lx.BACKGROUND_WORDS:
+        return _Reading("background", _np(m["x"]).head, _strip_scene_words(m["y"]))
+    m = _MODAL_GESTURE.match(s)
+    if m and m["verb"] not in _NOT_A_GESTURE and m["verb"] not in _POSSESSING:
+        subject = _np(m["x"])
+        if subject.text and not is_pronoun(subject.text):
+            return _Reading("action", subject.text, subject.text, locator=subject.locator)
+    return None
+
+
+#: Verbs whose "his/her X" is a thing owned, not a gesture ("should wear her hat").
+_POSSESSING = frozenset("wear hold have get lose carry keep find take wash".split())
 
 
 _GLOBAL_BARE = _t(
@@ -1453,6 +1496,7 @@ _TEMPLATES: tuple[_Template, ...] = (
     _action_imperative,
     _transform,
     _become,
+    _modal_verb,
     _make,
     _global_bare,
     _be,
