@@ -160,7 +160,12 @@ def read_noun_phrase(text: str | None) -> NounPhrase:
 
 
 def _drop_leading(tokens: list[str]) -> list[str]:
-    """Drop determiners and quantity words ("all of the", "a pair of", "one of the")."""
+    """Drop determiners and quantity words ("all of the", "a pair of", "one of the", "any
+    sign of")."""
+    if len(tokens) > 3 and tokens[0] in ("any", "all", "every", "no") and tokens[1] in (
+        "sign", "signs", "evidence", "remnant", "remnants", "bit", "bits"
+    ) and tokens[2] == "of":
+        tokens = tokens[3:]
     changed = True
     while changed and tokens:
         changed = False

@@ -584,7 +584,9 @@ _REMOVE = _t(
     r"scrub away|blot out|paint out|paint over|remove all traces of|obliterate|excise|efface|"
     r"annihilate|abolish|expel|evict|dispel|scrap|wipe|blank out|white out|mask out|black out|"
     r"throw out|throw away|kick out|chuck out|toss out|cut away|delete out|dispense with|"
-    r"zap|nix|take)\s+(?P<x>.+)$"
+    r"zap|nix|strip away|strip off|strip out|peel off|peel away|scrape off|scrape away|"
+    r"rub out|rub off|wash away|wash off|clean off|brush away|brush off|sweep away|take)"
+    r"\s+(?P<x>.+)$"
 )
 
 
@@ -681,6 +683,12 @@ _MOVE_ADVERB = re.compile(
 )
 
 
+_PROPERTY_CHANGE = re.compile(
+    r"^(?P<x>(?:the\s+)?(?:colou?r|hue|shade|tone|texture|material|size|style|look)\s+of\s+.+?)"
+    r"\s+(?:to|into)\s+(?P<y>.+)$"
+)
+
+
 def _move_template(s: str, c: _Context) -> _Reading | None:
     m = _MOVE.match(s)
     if not m:
@@ -688,6 +696,12 @@ def _move_template(s: str, c: _Context) -> _Reading | None:
     rest = _MOVE_ADVERB.sub("", " " + m["rest"]).strip()
     if m["verb"] == "bring" and rest.startswith(("in ", "back ")):
         return None
+    if m["verb"] == "bring" and re.match(r"^(?:a|an|some|\d+)\s", rest):
+        return _add(rest, c)  # "bring a Renaissance feel to the image", "bring a dog to ..."
+    prop = _PROPERTY_CHANGE.match(rest)
+    if prop:
+        # "shift the color of the leaves to gold": a property changes, nothing moves
+        return _change(prop["x"], prop["y"])
     if m["verb"] == "shift" and " into " in f" {rest} ":
         return None
     words = rest.split()
@@ -945,7 +959,7 @@ _ADD_VERBS = (
 )
 _PLACE_VERBS = (
     r"put on|put|place|set|lay|stick|hang|position|seat|park|perch|station|situate|mount|"
-    r"pin|drop|toss|throw|land|rest|stand|arrange|balance"
+    r"pin|drop|toss|throw|land|rest|stand|arrange|balance|nestle|tuck|prop|lean|slot|wedge"
 )
 _ADD = _t(rf"^(?P<verb>{_ADD_VERBS}|{_PLACE_VERBS})\s+(?P<y>.+)$")
 _DEFINITE = re.compile(r"^(?:the|this|that|these|those|his|her|their|its|my|your|our)\s")
@@ -1043,7 +1057,7 @@ _TRANSFORM_VERB = (
     r"reshape|mutate|evolve|metamorphose|change up|shift|make|render|get|cast|recast|"
     r"reinvent|revamp|adjust|transition|rerender|re-render|stylize|stylise|depict|portray|"
     r"reinterpret|envision|visualize|visualise|picture|present|show|reenvision|re-envision|"
-    r"supplant|rethink|reconceive|reconceptualize|translate"
+    r"supplant|rethink|reconceive|reconceptualize|translate|reproduce|redraw|remaster"
 )
 _CONNECTORS = (
     r"to look like|to resemble|to appear like|to appear as|to become|to be|to portray|"
@@ -1346,6 +1360,43 @@ def _modal_verb(s: str, c: _Context) -> _Reading | None:
 _POSSESSING = frozenset("wear hold have get lose carry keep find take wash".split())
 
 
+_APPEAR = _t(
+    r"^(?:(?:have|let|make|ensure|make sure|see that)\s+(?:that\s+)?)?"
+    r"(?P<y>(?:a|an|some|one|two|three|four|five|six|seven|eight|nine|ten|several|many|"
+    r"a few|a pair of|a couple of|\d+)\s.+?)\s+(?:(?:should|must|will|can|could|is to|are to)\s+)?"
+    r"(?:be\s+)?(?:appears?|sits?|sitting|seated|stands?|standing|lies|lie|lying|rests?|resting|"
+    r"hangs?|hanging|floats?|floating|perch(?:es)?|perched|lounges?|lounging|placed|positioned|"
+    r"located|situated|waits?|waiting|sleeps?|sleeping)\s+(?P<rel>.+)$"
+)
+
+
+def _appear(s: str, c: _Context) -> _Reading | None:
+    """"have two puppies appear beside the girl", "ensure a fork lies to the right of the
+    plate": a new (indefinite) object placed somewhere."""
+    m = _APPEAR.match(s)
+    if not m or relation_at(m["rel"]) is None:
+        return None
+    return _add(f"{m['y']} {m['rel']}", c)
+
+
+_TAKE_PLACE_IN = _t(
+    r"^(?:(?:have|let|make)\s+)?(?:the\s+)?(?:scene|image|photo|picture|it|this|story|action|"
+    r"everything|event)\s+(?:(?:should|must|will|could)\s+)?(?:take|takes|taking)\s+place\s+"
+    r"(?:on|in|at|inside|within|during|under)\s+(?P<y>.+)$"
+)
+
+
+def _take_place_in(s: str, c: _Context) -> _Reading | None:
+    """"have the scene take place on a snowy mountaintop": a new setting (or a time)."""
+    m = _TAKE_PLACE_IN.match(s)
+    if not m:
+        return None
+    where = _np(m["y"])
+    if where.head is None or classify_complement(where.head).kind == "global":
+        return _global()
+    return _Reading("background", "background", where.text)
+
+
 _GLOBAL_BARE = _t(
     r"^(?:in the style of|as if (?:it )?(?:was|were) (?:painted|drawn|made|taken) by|"
     r"as (?:a|an)|like (?:a|an)|in (?:a|an)|in the|at|during|convert to|turn to|"
@@ -1488,6 +1539,8 @@ _TEMPLATES: tuple[_Template, ...] = (
     _exist,
     _color_verb,
     _cover,
+    _take_place_in,
+    _appear,
     _move_template,
     _add_template,
     _orient,
