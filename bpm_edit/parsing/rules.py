@@ -278,7 +278,12 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
         if any(w in lx.EXPRESSION_ADJECTIVES for w in extra):
             # "turn the happy girl into a sad girl": the expression changes
             return _Reading("action", source.head, source.head, locator=source.locator)
-        sizes = [size_word(w) for w in extra if size_word(w)]
+        # the target's own size word decides ("the small dog -> a big dog" is larger)
+        added = [w for w in target.text.split() if w in extra]
+        sizes = [size_word(w) for w in added if size_word(w)] or [
+            "smaller" if size_word(w) == "larger" else "larger"
+            for w in sorted(extra) if size_word(w)
+        ]
         if sizes:
             return _Reading("size", source.head, source.head, size=sizes[0],
                             locator=source.locator)
