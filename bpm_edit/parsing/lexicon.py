@@ -46,6 +46,9 @@ MATERIALS = _words(
     leopard-print zebra-print tie-dye paisley tartan gingham frozen melted wet muddy
     burnt burned cracked weathered polished carved
     fluffier fuzzier shinier glossier furrier rustier mossier sandier icier
+    cobblestone cobbled asphalt tiled terracotta mahogany walnut teak ebony parquet sandstone
+    limestone slate titanium fiberglass canvas burlap cashmere fleece flannel nylon polyester
+    vinyl latex acrylic resin enamel papier-mache stucco plaster cement thatch thatched
     """
 )
 #: Colour words that are also things ("swap the apple for an orange").

@@ -89,6 +89,8 @@ _POLITE = re.compile(
     r"(?:i'd|i\s+would|i)\s+(?:like|love|want)\s+to\s+see|let\s+me\s+see|show\s+me|"
     r"(?:do\s+not|don't)\s+change\s+anything\s+(?:else\s+)?(?:except|but|other\s+than|"
     r"besides)(?:\s+for)?|"
+    r"(?:without|while\s+not)\s+(?:changing|altering|touching|modifying)\s+(?:anything|the\s+rest)"
+    r"(?:\s+else)?|(?:let's|let\s+us)\s+see|"
     r"i want you to|i'd like you to|i would like you to|i'd like to|i would like to|"
     r"i want to|we want to|we need to|you need to|you should|you must|try to|go ahead and|"
     r"help me|let's|let us|lets|now|then|just|also|and|ok|okay|hey|so|first|finally|"
@@ -125,6 +127,10 @@ _RELATIVE_CLAUSE = re.compile(
     r"standing\s+on|lying\s+on|playing\s+with)(?!\s+(?:a|an|the|some|his|her|their|its|my|"
     r"two|three|\d+)\b)"
 )
+_LABELLED = re.compile(
+    r"^(?:new\s+)?(?P<x>background|backdrop|setting|scenery|style|art style|season|weather|"
+    r"time of day|lighting|mood|theme|colou?r scheme|palette)\s*:\s*"
+)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
 _LETTER = re.compile(r"[a-z]")
 
@@ -138,6 +144,8 @@ def _normalise(sentence: str) -> str:
         text = _POLITE.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
+    # "new background: a snowy forest", "style: watercolor": a labelled property
+    text = _LABELLED.sub(r"change the \g<x> to ", text)
     # "the shirt he is wearing should be green": the relative clause only picks the shirt
     text = _RELATIVE_CLAUSE.sub("", text)
     first, _, rest = text.partition(" ")
@@ -434,10 +442,15 @@ def _replace(s: str, c: _Context) -> _Reading | None:
     return None
 
 
+#: What may open the new-object clause of "instead of X, (there should be) Y".
+_NEW_THING_LEAD = re.compile(
+    r"^(?:there\s+)?(?:(?:should|must|will|can|could|would)\s+)?(?:be|is|are|'s)\s+"
+    r"|^(?:put|place|add|show|use|have|draw|insert|include|i want|we want|make it)\s+"
+)
 _TAKE_PLACE = _t(
     r"^(?:have\s+|let\s+|make\s+)?(?P<y>.+?)\s+(?:takes?|taking|should take|must take)\s+"
     r"(?:the\s+)?place\s+of\s+(?P<x>.+)$"
-    r"|^(?:instead of|in place of|rather than)\s+(?P<x2>.+?),\s*(?:\w+\s+)?(?P<y2>.+)$"
+    r"|^(?:instead of|in place of|rather than)\s+(?P<x2>.+?),\s*(?P<y2>.+)$"
 )
 
 
@@ -447,7 +460,8 @@ def _take_place(s: str, c: _Context) -> _Reading | None:
         return None
     if m["x"]:
         return _change(m["x"], m["y"])
-    return _change(m["x2"], m["y2"])
+    y = _NEW_THING_LEAD.sub("", m["y2"])
+    return _change(m["x2"], y)
 
 
 _WAS_THERE = (
@@ -737,8 +751,10 @@ _WHAT_IF = _t(
     r"^(?:what if|how about|what about|"
     r"what would (?:it|this|things|the (?:image|photo|picture)) look like if|imagine if|"
     r"imagine that|imagine|suppose that|suppose|supposing|how about if|"
-    r"what would happen if|if only|how would it look if|could)\s+(?P<rest>.+)$"
+    r"what would happen if|if only|how would it look if|(?:what|how) would .+? look(?: like)? if|"
+    r"could)\s+(?P<rest>.+)$"
 )
+_LOOK_LIKE_IF = _t(r"^(?:what|how) would (?P<x>.+?) look(?: like)? if (?P<rest>.+)$")
 _THERE_WAS = _t(r"^there\s+(?:was|were|is|are|'s|had been|would be)\s+(?P<y>.+)$")
 _HAD = _t(
     r"^(?P<x>.+?)\s+(?:had|has|have|wore|wears|was wearing|were wearing|is wearing|"
@@ -755,6 +771,10 @@ def _what_if(s: str, c: _Context) -> _Reading | None:
     if not m:
         return None
     rest = m["rest"]
+    look = _LOOK_LIKE_IF.match(s)
+    if look:
+        # "what would the car look like if it were green": the pronoun is the car
+        rest = re.sub(r"^(?:it|they|he|she)\b", look["x"], look["rest"])
     if s.startswith("could ") and not re.match(r"^(?:it|this|that|they)\s+be\b", rest):
         return None
     rest = re.sub(r"^(?:it|this|that|they)\s+(?:could\s+)?be\s+", "it was ", rest)
@@ -1168,7 +1188,7 @@ def _become(s: str, c: _Context) -> _Reading | None:
 
 
 _LOOK_DIRECTIONS = frozenset(
-    "at toward towards up down away into out back around left right straight over".split()
+    "at to toward towards up down away into out back around left right straight over".split()
 )
 _MAKE = _t(
     r"^(?P<verb>make|turn|render|get|have|let|keep|leave|paint|colou?r|dye|craft|fashion|forge|"
@@ -1403,7 +1423,8 @@ def _take_place_in(s: str, c: _Context) -> _Reading | None:
 
 
 _GLOBAL_BARE = _t(
-    r"^(?:in the style of|as if (?:it )?(?:was|were) (?:painted|drawn|made|taken) by|"
+    r"^(?:(?:it|this|everything)\s+)?(?:in the style of|"
+    r"as if (?:it )?(?:was|were) (?:painted|drawn|made|taken) by|"
     r"as (?:a|an)|like (?:a|an)|in (?:a|an)|in the|at|during|convert to|turn to|"
     r"apply (?:a|an)?|use (?:a|an)?|give (?:it|the image|the photo|this) (?:a|an)?|"
     r"(?:adopt|employ|utili[sz]e|go for|opt for|switch to|choose) (?:a|an)?|"
