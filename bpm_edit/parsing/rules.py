@@ -127,6 +127,10 @@ _RELATIVE_CLAUSE = re.compile(
     r"standing\s+on|lying\s+on|playing\s+with)(?!\s+(?:a|an|the|some|his|her|their|its|my|"
     r"two|three|\d+)\b)"
 )
+_POSSESSIVE_SIDE = re.compile(
+    r"\b(?:on|to|at)\s+(?P<np>(?:the|his|her|their|its)\s+[\w-]+(?:\s+[\w-]+)?)'s\s+"
+    r"(?P<side>left|right)(?:[\s-]+hand)?(?:\s+side)?\b"
+)
 _LABELLED = re.compile(
     r"^(?:new\s+)?(?P<x>background|backdrop|setting|scenery|style|art style|season|weather|"
     r"time of day|lighting|mood|theme|colou?r scheme|palette)\s*:\s*"
@@ -144,6 +148,8 @@ def _normalise(sentence: str) -> str:
         text = _POLITE.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
+    # "on the boy's right" -> "to the right of the boy"
+    text = _POSSESSIVE_SIDE.sub(r"to the \g<side> of \g<np>", text)
     # "new background: a snowy forest", "style: watercolor": a labelled property
     text = _LABELLED.sub(r"change the \g<x> to ", text)
     # "the shirt he is wearing should be green": the relative clause only picks the shirt
@@ -215,6 +221,9 @@ def _change(x_text: str, y_text: str, material_first: bool = False) -> _Reading:
     x_text = x_text.strip()
     if _is_whole_image(x_text):
         return _change_whole(x_text, y_text, material_first)
+    if re.match(r"^where\b", x_text):
+        # "change where this photo takes place to a desert": the setting
+        return _Reading("background", "background", _strip_scene_words(y_text))
     source = _np(x_text)
     if source.text is None:
         return _Reading("other", flags=["low_confidence"])
@@ -564,7 +573,10 @@ _GONE = (
     r"no longer be there|no longer visible|out of the picture|edited out|cut out|"
     r"taken off|got rid of|gotten rid of|get removed|got removed|taken down|pulled down|"
     r"torn down|knocked down|cut down|pulled out|cropped out|painted out|painted over|"
-    r"nowhere to be (?:seen|found)|out of sight|out of view|no longer be seen|not be seen"
+    r"nowhere to be (?:seen|found)|out of sight|out of view|no longer be seen|not be seen|"
+    r"(?:no longer|not|never|doesn't|does not|don't|do not)\s+(?:appears?|shows?(?:\s+up)?|"
+    r"exists?|remains?|be present|be visible)|(?:is|are)\s+(?:no longer|not)\s+(?:present|visible)|"
+    r"(?:can't|cannot|can not)\s+be\s+seen"
 )
 _PASSIVE_REMOVE = _t(
     rf"^(?P<x>.+?)\s+(?:should|must|needs? to|has to|have to|shall|will|is to|are to|can|"
@@ -1049,7 +1061,8 @@ def _color_verb(s: str, c: _Context) -> _Reading | None:
 _COVER = _t(
     r"^(?:cover|coat|fill|drench|soak|bathe|wrap|blanket|dust|splash|smother|douse|flood|"
     r"sprinkle|decorate|adorn|surround|line|imbue|infuse|tinge|wash|saturate|suffuse|"
-    r"bathe)\s+(?P<x>.+?)\s+(?:in|with)\s+(?P<y>.+)$"
+    r"bathe|populate|stock|crowd|pack|load|dot|stuff|fill up)\s+(?P<x>.+?)\s+(?:in|with)\s+"
+    r"(?P<y>.+)$"
 )
 
 
@@ -1063,14 +1076,17 @@ def _cover(s: str, c: _Context) -> _Reading | None:
 def _covered(x: str, y: str) -> _Reading:
     """"cover X in Y": a colour or surface change when Y is paint, a material or a
     coating (snow, moss); otherwise Y is added on X."""
-    if _is_whole_image(x):
-        return _global()
     kind = classify_complement(y, material_first=True).kind
+    target = _np(y)
+    if _is_whole_image(x):
+        if kind == "noun" and target.text and target.head not in lx.COVERINGS:
+            # "populate the image with eight birds": objects, not a surface
+            return _Reading("add", None, target.text, position="none")
+        return _global()
     obj = _np(x)
     if kind == "color":
         name = without_colors(obj.text)
         return _Reading("color", name, name, locator=obj.locator)
-    target = _np(y)
     if kind == "texture" or (target.head in lx.COVERINGS):
         return _Reading("texture", obj.text, obj.text, locator=obj.locator)
     return _Reading("add", None, target.text, reference=obj.text, position="inside")
@@ -1166,6 +1182,7 @@ _BECOME = _t(
     r"(?:become|turn into|be turned into|be changed to|be changed into|be converted to|"
     r"be converted into|be transformed into|change into|change to|transform into|morph into|"
     r"be turned|be made|be painted|be colou?red|be dyed|be rendered|get turned|"
+    r"be recolou?red|be repainted|be tinted|be shaded|"
     r"look like|resemble)|looks like|resembles)\s+(?P<y>.+)$"
 )
 
@@ -1326,6 +1343,7 @@ _COVERED = re.compile(
     r"blanketed|drenched|sprinkled|full|topped|piled|loaded|packed|crowded)\s+"
     r"(?:in|with|by|of)\s+(?P<y>.+)$"
 )
+_ADDED = re.compile(r"^(?:added|inserted|included|introduced|drawn in|drawn)\b\s*(?P<rest>.*)$")
 _PLACED = re.compile(
     r"^(?:moved|placed|positioned|located|put|shifted|relocated|set|situated|sitting|"
     r"standing|lying|hanging|floating|perched|seated)\s+(?P<y>.+)$"
@@ -1345,6 +1363,10 @@ def _be(s: str, c: _Context) -> _Reading | None:
     covered = _COVERED.match(y)
     if covered:
         return _covered(x, covered["y"])
+    added = _ADDED.match(y)
+    if added:
+        # "a fork should be added to the right of the plate"
+        return _add(f"{x} {added['rest']}".strip(), c)
     placed = _PLACED.match(y)
     if placed:
         head, relation = split_relation(" ".join(["it", placed["y"]]))
@@ -1584,9 +1606,19 @@ _TEMPLATES: tuple[_Template, ...] = (
 )
 
 
+_FRONTED_PLACE = re.compile(
+    r"^(?P<rel>(?:on|to|in|at|under|above|below|beside|next to|behind|near|in front of|inside|"
+    r"atop|beneath|underneath|over|onto|into|between)\b[^,]+),\s*(?P<rest>[a-z].+)$"
+)
+
+
 def _parse_sentence(sentence: str, context: _Context) -> _Reading | None:
     if not sentence:
         return None
+    fronted = _FRONTED_PLACE.match(sentence)
+    if fronted and relation_at(fronted["rel"]) is not None:
+        # "on the right of the man, add a fish" -> "add a fish on the right of the man"
+        sentence = f"{fronted['rest']} {fronted['rel']}"
     topic = _TOPIC.match(sentence)
     if topic:
         # "the car, make it blue": the pronoun stands for the fronted noun phrase.
