@@ -179,12 +179,20 @@ _WHOLE_LEAD = re.compile(
 )
 
 
+_SUN_MOVES = re.compile(
+    r"^(?:the\s+)?sun\s+(?:set|sets|setting|rise|rises|rising|go(?:es|ing)?\s+down|"
+    r"come\s+up|coming\s+up)$"
+)
+
+
 def make(s: str, c: Context) -> Reading | None:
     """"make/turn/have X Y": colour, material, size, action, a new object or a style."""
     m = _MAKE.match(s)
     if not m:
         return None
     verb, rest = m["verb"], m["rest"]
+    if _SUN_MOVES.match(rest):
+        return whole_image()  # "make the sun set": a time of day
     whole = _WHOLE_LEAD.match(rest)
     if whole:
         return change_whole(whole["x"], whole["y"])

@@ -91,7 +91,8 @@ def move_verb(s: str, c: Context) -> Reading | None:
         return None
     words = rest.split()
     if (len(words) > 1 and direction_word(words[-1]) and words[-2] not in lx.DETERMINERS
-            and words[-2] not in ("to", "toward", "towards", "far", "very", "of", "on", "at")):
+            and words[-2] not in ("to", "toward", "towards", "far", "very", "of", "on", "at",
+                                  "top", "bottom", "upper", "lower")):
         # "move the cat on the left up": a bare direction after the object (and locator).
         obj = noun_phrase(" ".join(words[:-1]))
         relation = Relation(direction_word(words[-1]) or "unchanged", None, words[-1])
