@@ -179,6 +179,11 @@ _WHOLE_LEAD = re.compile(
 )
 
 
+_SCALED = re.compile(
+    r"^(?P<x>.+?)\s+(?P<f>half|a quarter|a third|twice|double|triple|two times|three times)\s+"
+    r"(?:its|their|his|her|the)\s+(?:original\s+|current\s+|usual\s+)?"
+    r"(?:size|height|length|width)$"
+)
 _SUN_MOVES = re.compile(
     r"^(?:the\s+)?sun\s+(?:set|sets|setting|rise|rises|rising|go(?:es|ing)?\s+down|"
     r"come\s+up|coming\s+up)$"
@@ -193,6 +198,12 @@ def make(s: str, c: Context) -> Reading | None:
     verb, rest = m["verb"], m["rest"]
     if _SUN_MOVES.match(rest):
         return whole_image()  # "make the sun set": a time of day
+    scaled = _SCALED.match(rest)
+    if scaled:
+        # "make the cat half its size", "make the tree twice its height"
+        obj = noun_phrase(scaled["x"])
+        size = "smaller" if scaled["f"] in ("half", "a quarter", "a third") else "larger"
+        return Reading("size", obj.text, obj.text, size=size, locator=obj.locator)
     whole = _WHOLE_LEAD.match(rest)
     if whole:
         return change_whole(whole["x"], whole["y"])

@@ -116,14 +116,15 @@ _REMOVE = re.compile(
     r"annihilate|abolish|expel|evict|dispel|scrap|wipe|blank out|white out|mask out|black out|"
     r"throw out|throw away|kick out|chuck out|toss out|cut away|delete out|dispense with|"
     r"zap|nix|strip away|strip off|strip out|peel off|peel away|scrape off|scrape away|"
-    r"rub out|rub off|wash away|wash off|clean off|brush away|brush off|sweep away|take)"
+    r"rub out|rub off|wash away|wash off|clean off|brush away|brush off|sweep away|leave out|"
+    r"scrub off|scrub away|take)"
     r"\s+(?P<x>.+)$"
 )
 
 
 _TAKE_OFF = re.compile(
     r"^(?:take|pull|knock|brush|wipe|cut|get|pluck|pick|yank|rip|tear|snatch|lift|kick|"
-    r"chase|scare|shoo|clean|sweep|wash|scrape|peel|zap|blow|push)\s+(?P<x>.+?)\s+"
+    r"chase|scare|shoo|clean|sweep|wash|scrape|peel|zap|blow|push|scrub|rub|erase)\s+(?P<x>.+?)\s+"
     r"(?:off|away|out)"
     r"(?:\s+(?:of|from)?\s*(?P<origin>.+))?$"
 )
