@@ -341,7 +341,7 @@ _MATERIAL_LEAD = re.compile(
 
 
 _COMPLEMENT_LEAD = re.compile(
-    r"^(?:be\s+|(?:(?:like|as if|as though)\s+)?(?:it's\s+|they're\s+|(?:it|they)\s+"
+    r"^(?:(?:to\s+)?be\s+|(?:(?:like|as if|as though)\s+)?(?:it's\s+|they're\s+|(?:it|they)\s+"
     r"(?:is|are|was|were|'s|'re)\s+)|"
     r"(?:resemble|resembles|look like|looks like|be like|appear like)\s+|"
     r"(?:one|ones)\s+(?:that\s+is\s+|that\s+are\s+)?(?=made\b|out\s+of\b|of\b)|"

@@ -50,9 +50,6 @@ _POLITE = re.compile(
     r"(?:make\s+sure|ensure|see\s+to\s+it)(?:\s+that)?(?=\s+(?:the|this|these|those|"
     r"his|her|their|its|all|every)\s)|"
     r"(?:i\s+need|i'd\s+like|i\s+want)\s+you\s+to|(?:the|your)\s+(?:task|goal|job)\s+is\s+to|"
-    r"(?:modify|change|edit|alter|adjust|update)\s+(?:the\s+|this\s+)?(?:scene|image|picture|"
-    r"photo|photograph)\s+(?:so\s+(?:that\s+)?|such\s+that\s+|by\s+|"
-    r"to\s+(?=(?:make|add|remove|put|place|replace|give|have|let|show)\b))|"
     r"it\s+would\s+be\s+(?:nice|great|cool|good|better|lovely|awesome)\s+(?:if|to)|"
     r"i\s+(?:would\s+)?(?:like|love|want)\s+it\s+if|i\s+wish|i\s+hope|"
     r"(?:i'd|i\s+would|i)\s+(?:like|love|want)\s+to\s+see|let\s+me\s+see|show\s+me|"
@@ -67,6 +64,28 @@ _POLITE = re.compile(
 )
 
 
+#: Verbs an "edit the image to ..." framing may lead to (not "to resemble", read as a style).
+_EDIT_VERBS = (
+    r"make|add|remove|put|place|replace|give|have|let|show|include|exclude|delete|erase|"
+    r"eliminate|swap|exchange|substitute|brighten|sharpen|darken|lighten|enhance|increase|"
+    r"decrease|reduce|enlarge|shrink|move|shift|rotate|flip|paint|colou?r|recolou?r|insert|draw|"
+    r"get|take|clear|fix|restore|deblur|denoise|dehaze|feature|contain|incorporate|introduce|"
+    r"transform|convert|turn|change|dress|cover"
+)
+#: Task framings around the edit itself ("modify the image by removing the fence", "make an
+#: edit where the dog is gone", "your task: delete the lamp").
+_FRAMING = re.compile(
+    r"^(?:modify|change|edit|alter|adjust|update|revise|tweak|rework|retouch|amend)\s+"
+    r"(?:the\s+|this\s+|that\s+)?(?:scene|image|picture|photo|photograph|pic|shot)"
+    r"(?:\s*[,:]\s*|\s+(?:so\s+(?:that\s+)?|such\s+that\s+|in\s+such\s+a\s+way\s+that\s+|"
+    rf"by\s+|and\s+|to\s+(?=(?:{_EDIT_VERBS})\b)))"
+    r"|^make\s+an?\s+edit\s+(?:where|so\s+that|in\s+which|such\s+that|that)\s+"
+    r"|^(?:your\s+|the\s+)?(?:task|instruction|edit|request|goal)\s*:\s*"
+    r"|^(?:i'd|i\s+would)\s+appreciate\s+(?:it\s+)?if\s+you\s+(?:could|would|can)\s+"
+    r"|^it\s+would\s+be\s+(?:nice|great|cool|good|better|lovely|awesome|wonderful|ideal)\s+"
+    r"if\s+you\s+(?:could|would)\s+"
+    r"|^see\s+(?=\S)"
+)
 _POLITE_TAIL = re.compile(
     r"[\s,]*\b(?:please|thanks|thank you|for me|if possible|if you can|if you could|instead|"
     r"(?:while\s+|and\s+|but\s+)?(?:keeping|keep|leaving|leave|preserving|preserve)\s+"
@@ -83,6 +102,12 @@ _GERUND = {
     "colouring": "colour", "painting": "paint", "deleting": "delete", "erasing": "erase",
     "converting": "convert", "transforming": "transform", "inserting": "insert",
     "enlarging": "enlarge", "shrinking": "shrink", "having": "have", "letting": "let",
+    "excluding": "exclude", "including": "include", "brightening": "brighten",
+    "darkening": "darken", "sharpening": "sharpen", "recoloring": "recolor",
+    "recolouring": "recolour", "exchanging": "exchange", "substituting": "substitute",
+    "eliminating": "eliminate", "drawing": "draw", "dressing": "dress", "covering": "cover",
+    "rotating": "rotate", "flipping": "flip", "shifting": "shift", "getting": "get",
+    "taking": "take", "introducing": "introduce", "incorporating": "incorporate",
 }
 
 
@@ -134,6 +159,7 @@ def _normalise(sentence: str) -> str:
     while previous != text:
         previous = text
         text = _POLITE.sub("", text)
+        text = _FRAMING.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
     # "on the boy's right" -> "to the right of the boy"
@@ -184,6 +210,9 @@ TEMPLATES: tuple[Template, ...] = (
     complements.be,
     addition.wearing,
     replacement.bare_change,
+    complements.described,
+    complements.present_action,
+    addition.bare_addition,
 )
 
 

@@ -307,3 +307,17 @@ def wearing(s: str, c: Context) -> Reading | None:
     """"X wearing/with Y" (a bare description): Y is added on X."""
     m = _WEARING.match(s)
     return worn(m["x"], m["y"], c) if m else None
+
+
+_INDEFINITE = re.compile(
+    r"^(?:a|an|some|one|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|\d+)\s"
+)
+
+
+def bare_addition(s: str, c: Context) -> Reading | None:
+    """A bare indefinite noun phrase placed somewhere, "(it would be great to see) two horses
+    in the field": what should be added, and where."""
+    if not _INDEFINITE.match(s) or split_relation(s)[1] is None:
+        return None  # a bare "a cat" says nothing about an edit
+    reading = add(s, c)
+    return reading if reading.edit_type == "add" else None

@@ -27,7 +27,15 @@ _ADJUST = re.compile(
     r"warmth|vibrance|vibrancy|color balance|colour balance|white balance|gamma|tone|tones|"
     r"definition|detail|details|noise|grain|blur|blurriness|haze)"
     r"|(?:brighten|darken|sharpen|denoise|deblur|dehaze|lighten|saturate|desaturate|enhance|"
-    r"restore|retouch|unblur|declutter|clarify|illuminate))\b(?P<x>.*)$"
+    r"restore|retouch|unblur|declutter|clarify|illuminate)"
+    r"|(?:fix|repair|restore|clean up|clear up|improve|enhance|correct)\s+(?:the\s+|this\s+)?"
+    r"(?=(?:blurry|blurred|hazy|noisy|grainy|dark|dim|low-light|foggy|underexposed|overexposed|"
+    r"out-of-focus|washed-out|faded|pixelated)\b))\b(?P<x>.*)$"
+)
+#: What an adjustment verb applies to when it is the picture's quality, not an object.
+_IMAGE_QUALITIES = frozenset(
+    "details detail edges focus quality colors colours tones lighting exposure contrast noise "
+    "grain clarity resolution sharpness".split()
 )
 
 
@@ -41,7 +49,11 @@ def adjust(s: str, c: Context) -> Reading | None:
     if not x or is_whole_image(x) or x.startswith(("a bit", "slightly", "a little")):
         return whole_image()
     obj = noun_phrase(x)
-    if obj.text is None:
+    if obj.text is None or obj.head in _IMAGE_QUALITIES or re.match(
+        r"^(?:blurry|blurred|hazy|noisy|grainy|dark|dim|low-light|foggy|underexposed|"
+        r"overexposed|out-of-focus|washed-out|faded|pixelated)\s", x
+    ):
+        # "sharpen the details", "fix the blurry image", "clear up the hazy sky"
         return whole_image()
     if re.match(r"^(?:brighten|darken|lighten|saturate|desaturate)", s):
         return Reading("color", obj.text, obj.text, locator=obj.locator)

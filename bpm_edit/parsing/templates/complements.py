@@ -11,6 +11,7 @@ import re
 
 from bpm_edit.parsing import lexicon as lx
 from bpm_edit.parsing.grammar import (
+    action_word,
     classify_complement,
     is_pronoun,
     relation_at,
@@ -43,7 +44,7 @@ _CONNECTORS = (
     r"to look like|to resemble|to appear like|to appear as|to become|to be|to portray|"
     r"to show|to depict|to feature|so (?:that )?(?:it|they) (?:looks?|appears?) like|"
     r"so (?:that )?(?:it|they) (?:resembles?|becomes?|turns? into|is|are|depicts?|shows?|"
-    r"portrays?|features?|displays?)|"
+    r"portrays?|features?|displays?|looks?|appears?|seems?)|"
     r"look like|looks like|resemble|appear like|seem like|into|in to|in the style of|"
     r"to|as|in|like"
 )
@@ -172,10 +173,9 @@ _OUT_OF = re.compile(r"^(?P<x>.+?)\s+(?:be\s+)?(?:made\s+)?(?:out\s+of|of)\s+(?P
 
 
 _WHOLE_LEAD = re.compile(
-    r"^(?P<x>(?:the|this|that|my|our) (?:whole |entire )?(?:image|photo|photograph|picture|"
-    r"pic|scene|shot|thing)|it|this|everything|the weather|the season|the time|the lighting|"
-    r"the mood|the atmosphere|"
-    r"the style)\s+(?:be\s+|look\s+|appear\s+|seem\s+|into\s+)?(?P<y>.+)$"
+    r"^(?P<x>(?:the|this|that|my|our) (?:whole |entire |overall )?(?:image|photo|photograph|"
+    r"picture|pic|scene|shot|thing|weather|season|time|lighting|mood|atmosphere|style|look)|"
+    r"it|this|everything)\s+(?:be\s+|look\s+|appear\s+|seem\s+|into\s+)?(?P<y>.+)$"
 )
 
 
@@ -416,4 +416,42 @@ def global_bare(s: str, c: Context) -> Reading | None:
     comp = classify_complement(m["y"]).kind
     if comp == "global" or re.search(r"\b(?:filter|effect|style|look|aesthetic|tone)$", s):
         return whole_image()
+    return None
+
+
+_DESCRIBED = re.compile(
+    r"^(?P<x>(?:the|this|that|these|those|his|her|their|its)\s.+?)\s+(?:in|with)\s+(?P<y>.+)$"
+)
+
+
+def described(s: str, c: Context) -> Reading | None:
+    """A bare description of the result, "(see) the flowers in orange": a colour or material
+    of the object."""
+    m = _DESCRIBED.match(s)
+    if not m:
+        return None
+    kind = classify_complement(m["y"], material_first=True).kind
+    if kind not in ("color", "texture"):
+        return None
+    return change(m["x"], m["y"], material_first=True)
+
+
+_DEFINITE_SUBJECT = re.compile(r"^(?:the|this|that|these|those|his|her|their|its)\s")
+
+
+def present_action(s: str, c: Context) -> Reading | None:
+    """"(edit the image such that) the dog sits", "the man raises both arms": the subject
+    does something (a present-tense or -ing action verb after it)."""
+    if not _DEFINITE_SUBJECT.match(s):
+        return None
+    words = s.split()
+    for i in range(2, len(words)):
+        word = words[i]
+        if words[i - 1] in lx.DETERMINERS or words[i - 1] in _NOT_A_GESTURE:
+            continue
+        if word.endswith(("s", "ing")) and action_word(word) and word not in lx.MATERIALS:
+            obj = noun_phrase(" ".join(words[:i]))
+            if obj.text:
+                return Reading("action", obj.text, obj.text, locator=obj.locator)
+            return None
     return None
