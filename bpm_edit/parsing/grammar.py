@@ -319,6 +319,9 @@ def _ing_modifier(tokens: list[str]) -> bool:
                 or nxt.endswith("ly") or nxt in ("and", "or", "very", "so", "too"))
 
 
+_COMPARISON_TAIL = re.compile(
+    r"^(?P<c>.+?)\s+(?:just\s+)?(?:like|as\s+in)\s+(?:an?\s+|the\s+|in\s+)?[\w-]+(?:\s+[\w-]+)?$"
+)
 _DECADE = re.compile(r"^(?:\d{2}|\d{4})(?:'?s|th)$")
 
 
@@ -358,6 +361,12 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     previous = None
     while previous != text:
         previous, text = text, _COMPLEMENT_LEAD.sub("", text)
+    compared = _COMPARISON_TAIL.match(text)
+    if compared:
+        # "orange and red like autumn": the colour, with what it evokes
+        kind = classify_complement(compared["c"], material_first)
+        if kind.kind in ("color", "texture", "size"):
+            return kind
     if _MATERIAL_LEAD.match(text):
         return Complement("texture")
     relation = relation_at(text)

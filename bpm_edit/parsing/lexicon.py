@@ -49,6 +49,7 @@ MATERIALS = _words(
     cobblestone cobbled asphalt tiled terracotta mahogany walnut teak ebony parquet sandstone
     limestone slate titanium fiberglass canvas burlap cashmere fleece flannel nylon polyester
     vinyl latex acrylic resin enamel papier-mache stucco plaster cement thatch thatched
+    frosted frosty
     """
 )
 #: Colour words that are also things ("swap the apple for an orange").
@@ -107,6 +108,8 @@ SCENE_NOUNS = _words(
     seaside shore coast harbor harbour downtown suburbs office classroom kitchen
     bedroom library stadium restaurant cafe market mall airport station church temple
     palace heaven hell paradise planet galaxy universe
+    racetrack arena runway rooftop battlefield playground campsite zoo aquarium museum gallery
+    theater theatre stage circus carnival fairground hospital school jungles landscape
     """
 )
 LARGER_WORDS = _words(

@@ -41,10 +41,13 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": 
 
 
 _POLITE = re.compile(
-    r"^(?:please|kindly|can you|could you|would you|will you|can we|could we|"
+    r"^(?:(?:would|do)\s+you\s+mind|please|kindly|can you|could you|would you|will you|"
+    r"can we|could we|"
     r"(?:is|would)\s+it\s+be\s+possible\s+to|is\s+it\s+possible\s+to|"
     r"it\s+is\s+(?:necessary|important|required|needed|essential|time)\s+to|"
-    r"(?:make|have|get)\s+it\s+so\s+(?:that\s+)?|"
+    r"(?:make|have|get|change|edit|alter|modify|fix|adjust)\s+it\s+so\s+(?:that\s+)?|"
+    r"(?:please\s+)?proceed\s+to|(?:it's\s+|it\s+is\s+)?time\s+to|"
+    r"(?:can|could|may)\s+i\s+(?=see\b)|try|"
     r"(?:you|we)\s+(?:have|need|ought)\s+to|(?:you|we)\s+(?:must|should)|"
     r"(?:please\s+)?(?:be\s+sure|make\s+sure|remember|don't\s+forget)\s+to|"
     r"(?:make\s+sure|ensure|see\s+to\s+it)(?:\s+that)?(?=\s+(?:the|this|these|those|"
@@ -85,6 +88,9 @@ _FRAMING = re.compile(
     r"|^it\s+would\s+be\s+(?:nice|great|cool|good|better|lovely|awesome|wonderful|ideal)\s+"
     r"if\s+you\s+(?:could|would)\s+"
     r"|^see\s+(?=\S)"
+    r"|^(?:give\s+me|show\s+me|generate|create|produce|make|render)\s+(?:a|an|another)\s+"
+    r"(?:version|variant|variation|copy|edit|take)(?:\s+of\s+(?:it|this|the\s+\w+))?\s+"
+    r"(?:with\s+|where\s+|in\s+which\s+|(?=without\b))"
 )
 _POLITE_TAIL = re.compile(
     r"[\s,]*\b(?:please|thanks|thank you|for me|if possible|if you can|if you could|instead|"

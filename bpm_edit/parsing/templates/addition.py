@@ -37,10 +37,15 @@ _WHAT_IF = re.compile(
     r"what would (?:it|this|things|the (?:image|photo|picture)) look like if|imagine if|"
     r"imagine that|imagine|suppose that|suppose|supposing|how about if|"
     r"what would happen if|if only|how would it look if|(?:what|how) would .+? look(?: like)? if|"
+    r"(?:how|what) would (?:it|this|they|the \w+) look(?: like)?(?= with\b)|"
     r"could)\s+(?P<rest>.+)$"
 )
 
 
+_LOOK_WITH = re.compile(
+    r"^(?:how|what) would (?:it|this|they|the (?:image|photo|picture|scene)) look(?: like)? "
+    r"with\s+(?P<y>.+)$"
+)
 _LOOK_LIKE_IF = re.compile(r"^(?:what|how) would (?P<x>.+?) look(?: like)? if (?P<rest>.+)$")
 
 
@@ -65,6 +70,9 @@ def what_if(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     rest = m["rest"]
+    look_with = _LOOK_WITH.match(s)
+    if look_with:
+        return add(look_with["y"], c)  # "how would it look with a hat on the dog"
     look = _LOOK_LIKE_IF.match(s)
     if look:
         # "what would the car look like if it were green": the pronoun is the car
@@ -185,6 +193,11 @@ def wear(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     x, y = next((m[a], m[b]) for a, b in (("x", "y"), ("x2", "y2"), ("x3", "y3")) if m[a])
+    held = y.split()
+    if len(held) > 1 and held[0] in ("his", "her", "its", "their") and held[1] in lx.LIMBS:
+        # "make the girl hold her hands up": a gesture, nothing is added
+        obj = noun_phrase(x)
+        return Reading("action", obj.text, obj.text, locator=obj.locator)
     if size_word(y.split()[0]) and y.split()[0] not in ("big", "large", "small", "tiny", "little"):
         return worn(x, y, c)
     if classify_complement(y).kind in ("color", "size") or y.startswith("no "):
@@ -258,6 +271,8 @@ def add_verb(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     verb, y = m["verb"], m["y"]
+    if verb in ("show", "depict", "feature", "present") and re.search(r"\s(?:as|like)\s", y):
+        return None  # "show the house as a castle" is read by `complements.transform`
     if verb in ("show", "depict", "feature", "grow") and is_whole_image(split_relation(y)[0]):
         return None
     if verb == "set" and re.search(r"\s(?:as|to|into)\s", y):
@@ -317,7 +332,9 @@ _INDEFINITE = re.compile(
 def bare_addition(s: str, c: Context) -> Reading | None:
     """A bare indefinite noun phrase placed somewhere, "(it would be great to see) two horses
     in the field": what should be added, and where."""
-    if not _INDEFINITE.match(s) or split_relation(s)[1] is None:
-        return None  # a bare "a cat" says nothing about an edit
+    if not _INDEFINITE.match(s):
+        return None
+    if split_relation(s)[1] is None and noun_phrase(s).head not in lx.BACKGROUND_WORDS:
+        return None  # a bare "a cat" says nothing about an edit ("a snowy background" does)
     reading = add(s, c)
-    return reading if reading.edit_type == "add" else None
+    return reading if reading.edit_type in ("add", "background") else None
