@@ -320,7 +320,8 @@ def _ing_modifier(tokens: list[str]) -> bool:
 
 
 _COMPARISON_TAIL = re.compile(
-    r"^(?P<c>.+?)\s+(?:just\s+)?(?:like|as\s+in)\s+(?:an?\s+|the\s+|in\s+)?[\w-]+(?:\s+[\w-]+)?$"
+    r"^(?P<c>.+?)\s+(?:(?:just\s+)?(?:like|as\s+in)|from|due\s+to|after|because\s+of)\s+"
+    r"(?:an?\s+|the\s+|in\s+)?[\w-]+(?:\s+[\w-]+)?$"
 )
 _DECADE = re.compile(r"^(?:\d{2}|\d{4})(?:'?s|th)$")
 

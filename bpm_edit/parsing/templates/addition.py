@@ -280,6 +280,9 @@ def add_verb(s: str, c: Context) -> Reading | None:
     placing = re.fullmatch(_PLACE_VERBS, verb) is not None and verb != "put on"
     if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0])):
         head_text, relation = split_relation(y)
+        landmark = [w for w in head_text.split()[1:] if w not in ("of", "the")]
+        if landmark and all(w in c.proper_words for w in landmark):
+            return add(y, c, verb)  # "put the Statue of Liberty behind the boat": a landmark
         if relation is None and y.split()[-1] in lx.GLOBAL_WORDS:
             # "put the city underwater": a condition of the whole scene
             return whole_image()

@@ -72,6 +72,8 @@ def color_verb(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     rest = re.sub(r"\s+(?:paint|color|colour|dye)$", "", m["rest"])
+    if is_whole_image(rest):
+        return whole_image()  # "colorize the photo"
     manner = re.search(r"\s(?:in the style of|like|as)\b", rest)
     if manner and is_whole_image(rest[: manner.start()]):
         return whole_image()

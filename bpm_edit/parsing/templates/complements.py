@@ -196,6 +196,9 @@ def make(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     verb, rest = m["verb"], m["rest"]
+    first, sep, _ = rest.partition(" and the ")
+    if sep and suffix_complement(first, kinds=("color", "texture", "size")) is not None:
+        rest = first  # "make the lake bigger and the mountains smaller": the first edit
     if _SUN_MOVES.match(rest):
         return whole_image()  # "make the sun set": a time of day
     scaled = _SCALED.match(rest)
@@ -290,7 +293,7 @@ def suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | No
     words = rest.split()
     best = None
     for k in range(len(words) - 1, 0, -1):
-        if words[k] in ("at", "in", "on", "during", "under", "like", "to", "into"):
+        if words[k] in ("at", "in", "on", "during", "under", "like", "to", "into", "from"):
             continue
         tail = " ".join(words[k:])
         comp = classify_complement(tail)

@@ -144,6 +144,11 @@ def raise_or_lower(s: str, c: Context) -> Reading | None:
     m = _RAISE.match(s)
     if not m:
         return None
+    head_text, destination = destination_relation(m["x"])
+    if destination is not None and re.match(r"(?:onto|into|to|on top of|above|over)\b",
+                                            destination.phrase):
+        # "lift the box onto the shelf": the destination says where it goes
+        return move(noun_phrase(head_text), destination, c)
     obj = noun_phrase(m["x"])
     words = m["x"].split()
     if obj.head is None or obj.head in lx.BODY_PARTS or obj.head in lx.LIMBS or any(
@@ -160,6 +165,8 @@ _ORIENT = re.compile(
     r"clockwise|counter-?clockwise|anticlockwise|by\s+\d+\s+degrees|\d+\s+degrees|"
     r"to\s+the\s+(?:left|right)|left|right))+$"
     r"|^(?:turn|switch|flip)\s+(?:on|off|over|around)\s+(?P<x2>.+)$"
+    r"|^(?:light|light up|ignite|extinguish|blow out|put out|unplug|plug in|power on|power off)\s+"
+    r"(?P<x3>.+)$"
 )
 
 
@@ -169,7 +176,7 @@ def orient(s: str, c: Context) -> Reading | None:
     m = _ORIENT.match(s)
     if not m:
         return None
-    obj = noun_phrase(m["x"] or m["x2"])
+    obj = noun_phrase(m["x"] or m["x2"] or m["x3"])
     if obj.text is None or is_whole_image(obj.text):
         return whole_image() if obj.text else None
     return Reading("other", obj.text, obj.text, locator=obj.locator)
