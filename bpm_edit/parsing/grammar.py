@@ -44,7 +44,8 @@ _RELATIONS: tuple[tuple[str, str, bool], ...] = (
      r"|surrounding|opposite|against|(?:closest|nearest|closer|nearer)\s+to|nearest"
      r"|(?:farthest|furthest)\s+from|by", "near", True),
     (r"(?:in|at|on|to|into)\s+the\s+(?:middle|center|centre|surface|inside|interior)\s+of"
-     r"|inside\s+of|inside|within|into|onto|on|in|at|to|through|across", "inside", True),
+     r"|inside\s+of|inside|within|into|onto|on|in|at|to|through|across|amid|amidst", "inside",
+     True),
 )
 _RELATION_RE = re.compile(
     r"\b(?:" + "|".join(f"(?P<r{i}>{p})" for i, (p, _, _) in enumerate(_RELATIONS)) + r")\b"
@@ -368,7 +369,13 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         kind = classify_complement(compared["c"], material_first)
         if kind.kind in ("color", "texture", "size"):
             return kind
-    if _MATERIAL_LEAD.match(text):
+    material = _MATERIAL_LEAD.match(text)
+    if material and (
+        re.search(r"made|out|knitted|woven|carved|sculpted|built|crafted|constructed|cast|"
+                  r"forged|molded|moulded", material.group(0))
+        or any(w in lx.MATERIALS for w in tokens_of(text[material.end():]))
+    ):
+        # "made of candy", "of clay" (a bare "of the sofa" is not a material)
         return Complement("texture")
     relation = relation_at(text)
     if relation is not None and relation.position != "inside":

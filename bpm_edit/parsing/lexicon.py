@@ -184,7 +184,8 @@ QUANTITY_NOUNS = _words(
     """
     pair couple group bunch lot lots number flock herd swarm crowd school pack set
     bundle cluster handful row line pile layer blanket sheet coating dusting
-    trace traces hint hints speck specks
+    trace traces hint hints speck specks trio quartet dozen dozens half quarter majority
+    portion
     """
 )
 #: Property nouns: "the colour of the bear" / "the bear's colour" -> "bear".

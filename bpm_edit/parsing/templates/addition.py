@@ -255,13 +255,16 @@ _ADD_VERBS = (
 
 _PLACE_VERBS = (
     r"put on|put|place|set|lay|stick|hang|position|seat|park|perch|station|situate|mount|"
-    r"pin|drop|toss|throw|land|rest|stand|arrange|balance|nestle|tuck|prop|lean|slot|wedge"
+    r"pin|drop|toss|throw|land|rest|stand|arrange|balance|nestle|tuck|prop|lean|slot|wedge|present"
 )
 
 
 _ADD = re.compile(rf"^(?P<verb>{_ADD_VERBS}|{_PLACE_VERBS})\s+(?P<y>.+)$")
 
 
+_INDEFINITE = re.compile(
+    r"^(?:a|an|some|one|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|\d+)\s"
+)
 _DEFINITE = re.compile(r"^(?:the|this|that|these|those|his|her|their|its|my|your|our)\s")
 
 
@@ -275,7 +278,7 @@ def add_verb(s: str, c: Context) -> Reading | None:
         return None  # "show the house as a castle" is read by `complements.transform`
     if verb in ("show", "depict", "feature", "grow") and is_whole_image(split_relation(y)[0]):
         return None
-    if verb == "set" and re.search(r"\s(?:as|to|into)\s", y):
+    if verb == "set" and not _INDEFINITE.match(y) and re.search(r"\s(?:as|to|into)\s", y):
         return None  # "set the background as a city" is a change, read by `transform`
     placing = re.fullmatch(_PLACE_VERBS, verb) is not None and verb != "put on"
     if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0])):
@@ -325,11 +328,6 @@ def wearing(s: str, c: Context) -> Reading | None:
     """"X wearing/with Y" (a bare description): Y is added on X."""
     m = _WEARING.match(s)
     return worn(m["x"], m["y"], c) if m else None
-
-
-_INDEFINITE = re.compile(
-    r"^(?:a|an|some|one|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|\d+)\s"
-)
 
 
 def bare_addition(s: str, c: Context) -> Reading | None:

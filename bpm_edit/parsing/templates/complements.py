@@ -11,8 +11,10 @@ import re
 
 from bpm_edit.parsing import lexicon as lx
 from bpm_edit.parsing.grammar import (
+    Relation,
     action_word,
     classify_complement,
+    direction_word,
     is_pronoun,
     relation_at,
     split_relation,
@@ -102,7 +104,8 @@ def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
         if conn == "in" and verb not in ("render", "depict", "portray", "restyle", "stylize",
                                          "stylise", "recreate", "redo", "remake", "show",
                                          "present", "picture", "envision", "visualize",
-                                         "visualise", "reimagine", "re-imagine"):
+                                         "visualise", "reimagine", "re-imagine", "reproduce",
+                                         "redraw", "remaster", "reinterpret", "reinvent"):
             continue
         allowed.append(match)
     if not allowed:
@@ -179,6 +182,9 @@ _WHOLE_LEAD = re.compile(
 )
 
 
+_GOES = re.compile(
+    r"^(?P<x>.+?)\s+(?:go|move|shift|slide|drift|travel|head|float|fly)\s+(?P<rel>.+)$"
+)
 _SCALED = re.compile(
     r"^(?P<x>.+?)\s+(?P<f>half|a quarter|a third|twice|double|triple|two times|three times)\s+"
     r"(?:its|their|his|her|the)\s+(?:original\s+|current\s+|usual\s+)?"
@@ -196,6 +202,15 @@ def make(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     verb, rest = m["verb"], m["rest"]
+    going = _GOES.match(rest)
+    if going:
+        # "make the sun go to the left": a move
+        where = relation_at(going["rel"])
+        if where is None and direction_word(going["rel"].split()[-1]):
+            where = Relation(direction_word(going["rel"].split()[-1]) or "unchanged", None,
+                             going["rel"])
+        if where is not None:
+            return move(noun_phrase(going["x"]), where, c)
     first, sep, _ = rest.partition(" and the ")
     if sep and suffix_complement(first, kinds=("color", "texture", "size")) is not None:
         rest = first  # "make the lake bigger and the mountains smaller": the first edit
@@ -293,7 +308,7 @@ def suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | No
     words = rest.split()
     best = None
     for k in range(len(words) - 1, 0, -1):
-        if words[k] in ("at", "in", "on", "during", "under", "like", "to", "into", "from"):
+        if words[k] in ("at", "in", "on", "during", "under", "like", "to", "into", "from", "of"):
             continue
         tail = " ".join(words[k:])
         comp = classify_complement(tail)

@@ -56,7 +56,7 @@ def size_verb(s: str, c: Context) -> Reading | None:
 
 _MOVE = re.compile(
     r"^(?P<verb>move|shift|slide|relocate|reposition|push|drag|nudge|pull|transport|"
-    r"teleport|transfer|displace|send|bring)\s+(?P<rest>.+)$"
+    r"teleport|transfer|displace|send|bring|take|carry)\s+(?P<rest>.+)$"
 )
 
 

@@ -262,6 +262,10 @@ def move(
     if backdrop:
         # "place the subject against a backdrop of rolling hills"
         return Reading("background", "background", noun_phrase(backdrop["s"]).text)
+    ref_words = (ref or "").split()
+    if len(ref_words) > 1 and ref_words[-1] in lx.BACKGROUND_WORDS:
+        # "position the subject against a desert backdrop"
+        return Reading("background", "background", " ".join(ref_words[:-1]))
     if relation.position == "inside" and ref is not None and is_whole_image(text) and (
         classify_complement(ref.split()[-1]).kind == "global"
     ):

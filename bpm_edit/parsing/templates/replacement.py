@@ -76,7 +76,7 @@ _NEW_THING_LEAD = re.compile(
 
 _TAKE_PLACE = re.compile(
     r"^(?:have\s+|let\s+|make\s+)?(?P<y>.+?)\s+(?:takes?|taking|should take|must take)\s+"
-    r"(?:the\s+)?place\s+of\s+(?P<x>.+)$"
+    r"(?:(?:the\s+)?place\s+of\s+(?P<x>.+)|(?P<xp>.+?)'s\s+(?:place|spot|position))$"
     r"|^(?:instead of|in place of|rather than)\s+(?P<x2>.+?),\s*(?P<y2>.+)$"
 )
 
@@ -86,8 +86,8 @@ def take_place(s: str, c: Context) -> Reading | None:
     m = _TAKE_PLACE.match(s)
     if not m:
         return None
-    if m["x"]:
-        return change(m["x"], m["y"])
+    if m["x"] or m["xp"]:
+        return change(m["x"] or m["xp"], m["y"])
     y = _NEW_THING_LEAD.sub("", m["y2"])
     return change(m["x2"], y)
 
