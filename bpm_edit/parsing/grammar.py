@@ -417,6 +417,13 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         _is_color_word(w) or w in lx.COLOR_FILLERS for w in words
     ):
         return Complement("color")
+    shade = words[-1] in lx.COLORS and words[-1] not in lx.COLOR_NOUNS and (
+        (tokens[0] in ("a", "an") and len(words) <= 3)
+        or (len(words) == 2 and words[0].endswith(("ing", "ish", "ed", "ety", "ary")))
+    )
+    if shade:
+        # "a velvety crimson", "canary yellow": a named shade of a colour ("vase red" is not)
+        return Complement("color")
     if has_material and material_only:
         return Complement("texture")
     sizes = [size_word(w) for w in words if size_word(w)]
@@ -424,6 +431,8 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         return Complement("size", size=sizes[0])
     if action_word(tokens[0]) and tokens[0] not in lx.MATERIALS and not _ing_modifier(tokens):
         return Complement("action")
+    if len(words) <= 4 and words[-1] in lx.EXPRESSION_ADJECTIVES:
+        return Complement("action")  # "curled up asleep" (not "a cheerful girl")
     named = any(w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS or _DECADE.match(w) for w in words)
     if named or first in ("during", "at", "in", "under", "like"):
         return Complement("global")

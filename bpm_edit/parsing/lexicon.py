@@ -142,7 +142,8 @@ ENLARGE_VERBS = (
 SHRINK_VERBS = (
     "shrink", "reduce", "minimize", "minimise", "downsize", "scale down", "compress",
     "decrease the size of", "reduce the size of", "halve the size of", "shorten", "narrow",
-    "miniaturize", "miniaturise", "diminish", "make smaller", "lessen the size of",
+    "miniaturize", "miniaturise", "diminish", "make smaller", "lessen the size of", "trim",
+    "trim down", "pare down", "scale back",
 )
 #: Verbs of a pose, gesture, motion or expression ("make the dog run").
 ACTION_VERBS = _words(
@@ -155,6 +156,7 @@ ACTION_VERBS = _words(
     surf ski skate dive paddle row fish cook type write paint draw wag flap spread
     face turn tilt hold carry glow shine sparkle twinkle flicker spin smoke
     float hover levitate soar graze pray meditate stretch
+    giggle chuckle sob weep snore curl pout shrug jog sprint tiptoe juggle rear pounce prance
     """
 )
 ACTION_IRREGULAR = {

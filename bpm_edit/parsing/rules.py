@@ -208,6 +208,8 @@ TEMPLATES: tuple[Template, ...] = (
     gestures.mark,
     layout.raise_or_lower,
     gestures.action_imperative,
+    complements.evoke,
+    complements.take_on,
     complements.transform,
     complements.become,
     complements.modal_verb,

@@ -281,7 +281,8 @@ def add_verb(s: str, c: Context) -> Reading | None:
     if verb == "set" and not _INDEFINITE.match(y) and re.search(r"\s(?:as|to|into)\s", y):
         return None  # "set the background as a city" is a change, read by `transform`
     placing = re.fullmatch(_PLACE_VERBS, verb) is not None and verb != "put on"
-    if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0])):
+    whole = not _INDEFINITE.match(y) and is_whole_image(split_relation(y)[0])
+    if placing and (_DEFINITE.match(y) or is_pronoun(y.split()[0]) or whole):
         head_text, relation = split_relation(y)
         landmark = [w for w in head_text.split()[1:] if w not in ("of", "the")]
         if landmark and all(w in c.proper_words for w in landmark):

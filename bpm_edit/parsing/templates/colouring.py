@@ -97,7 +97,8 @@ def color_verb(s: str, c: Context) -> Reading | None:
 _COVER = re.compile(
     r"^(?:cover|coat|fill|drench|soak|bathe|wrap|blanket|dust|splash|smother|douse|flood|"
     r"sprinkle|decorate|adorn|surround|line|imbue|infuse|tinge|wash|saturate|suffuse|"
-    r"bathe|populate|stock|crowd|pack|load|dot|stuff|fill up|drape|shroud|cloak|swathe)\s+"
+    r"bathe|populate|stock|crowd|pack|load|dot|stuff|fill up|drape|shroud|cloak|swathe|envelop|"
+    r"envelope|immerse|enclose|encircle)\s+"
     r"(?P<x>.+?)\s+(?:in|with)\s+"
     r"(?P<y>.+)$"
 )

@@ -18,6 +18,7 @@ from bpm_edit.parsing.grammar import (
     is_pronoun,
     relation_at,
     split_relation,
+    without_colors,
 )
 from bpm_edit.parsing.templates.readings import (
     Context,
@@ -26,6 +27,7 @@ from bpm_edit.parsing.templates.readings import (
     change,
     change_whole,
     covered,
+    is_whole_image,
     move,
     noun_phrase,
     strip_scene_words,
@@ -48,10 +50,15 @@ _CONNECTORS = (
     r"so (?:that )?(?:it|they) (?:resembles?|becomes?|turns? into|is|are|depicts?|shows?|"
     r"portrays?|features?|displays?|looks?|appears?|seems?)|"
     r"look like|looks like|resemble|appear like|seem like|into|in to|in the style of|"
+    r"in the (?:manner|mold|mould|vein|spirit|fashion|tradition) of|after the style of|after|"
     r"to|as|in|like"
 )
 
 
+#: Verbs whose "after X" names the model of a style.
+_STYLE_VERBS = frozenset(
+    "stylize stylise restyle render paint model fashion design redraw reimagine".split()
+)
 _TRANSFORM = re.compile(rf"^(?P<verb>{_TRANSFORM_VERB})\s+(?P<rest>.+)$")
 
 
@@ -101,6 +108,8 @@ def _split_connector(rest: str, verb: str) -> tuple[str, str, str] | None:
             continue
         if verb == "shift" and conn not in ("into", "in to"):
             continue
+        if conn == "after" and verb not in _STYLE_VERBS:
+            continue  # only "stylise the photo after Hokusai" names a model
         if conn == "in" and verb not in ("render", "depict", "portray", "restyle", "stylize",
                                          "stylise", "recreate", "redo", "remake", "show",
                                          "present", "picture", "envision", "visualize",
@@ -473,3 +482,46 @@ def present_action(s: str, c: Context) -> Reading | None:
                 return Reading("action", obj.text, obj.text, locator=obj.locator)
             return None
     return None
+
+
+_EVOKE = re.compile(
+    r"^(?:evoke|capture|channel|emulate|mimic|imitate|recreate|give off|convey|borrow)\s+"
+    r"(?:the\s+|a\s+)?(?:feel|look|style|spirit|vibe|aesthetic|mood|atmosphere|essence|charm|"
+    r"flavou?r|ambience|ambiance)\s+of\s+\S"
+)
+
+
+def evoke(s: str, c: Context) -> Reading | None:
+    """"evoke the feel of a 1950s comic", "capture the spirit of film noir": a whole-image
+    style."""
+    return whole_image() if _EVOKE.match(s) else None
+
+
+_TAKE_ON = re.compile(
+    r"^(?:let\s+|have\s+|make\s+)?(?P<x>.+?)\s+(?:(?:should|must|will|could|can)\s+)?"
+    r"(?:take on|takes on|acquire|acquires|adopt|adopts|assume|assumes|gain|gains|develop|"
+    r"develops|sport|sports)\s+(?P<y>(?:a|an|the|some)\s.+)$"
+)
+
+
+def take_on(s: str, c: Context) -> Reading | None:
+    """"the table should take on a glass texture", "let the bicycle take on a red hue": a
+    look that X acquires (a colour, material or style)."""
+    m = _TAKE_ON.match(s)
+    if not m:
+        return None
+    y = m["y"]
+    look = re.match(r"^(?:a|an|the|some)\s+(?P<core>.+?)\s+(?P<kind>texture|finish|surface|look|"
+                    r"appearance|style|aesthetic|vibe|hue|tint|colou?r|tone|shade|sheen|glow)$", y)
+    if not look:
+        return None
+    if is_whole_image(m["x"]):
+        return whole_image()
+    obj = noun_phrase(m["x"])
+    if obj.text is None:
+        return None
+    core = classify_complement(look["core"]).kind
+    if look["kind"] in ("hue", "tint", "color", "colour", "tone", "shade") or core == "color":
+        name = without_colors(obj.text)
+        return Reading("color", name, name, locator=obj.locator)
+    return Reading("texture", obj.text, obj.text, locator=obj.locator)

@@ -33,8 +33,9 @@ _SIZE_VERB = re.compile(
 
 
 _SIZE_TAIL = re.compile(
-    r"\s+(?:by\s+.*|(?:a\s+)?(?:little|bit|lot)(?:\s+bit)?|slightly|significantly|"
-    r"considerably|greatly|dramatically|twice|two-fold|twofold|in size|to .*)$"
+    r"(?:\s+(?:down|up))?\s+(?:by\s+.*|(?:a\s+)?(?:little|bit|lot)(?:\s+bit)?|slightly|"
+    r"significantly|considerably|greatly|dramatically|twice|two-fold|twofold|in size|to .*)$"
+    r"|\s+(?:down|up)$"
 )
 
 
@@ -56,7 +57,7 @@ def size_verb(s: str, c: Context) -> Reading | None:
 
 _MOVE = re.compile(
     r"^(?P<verb>move|shift|slide|relocate|reposition|push|drag|nudge|pull|transport|"
-    r"teleport|transfer|displace|send|bring|take|carry)\s+(?P<rest>.+)$"
+    r"teleport|transfer|displace|send|bring|take|carry|transplant)\s+(?P<rest>.+)$"
 )
 
 

@@ -358,6 +358,14 @@ def covered(x: str, y: str) -> Reading:
     coating (snow, moss); otherwise Y is added on X."""
     kind = classify_complement(y, material_first=True).kind
     target = noun_phrase(y)
+    setting = target.text.split() if target.text else []
+    if len(setting) > 1 and target.head in lx.BACKGROUND_WORDS:
+        # "envelop the subject in a misty forest backdrop"
+        return Reading("background", "background", " ".join(setting[:-1]))
+    if target.text and is_scene(target.text, None) and (
+        is_whole_image(x) or noun_phrase(x).head in lx.PERSON_NOUNS
+    ):
+        return Reading("background", "background", target.text)  # "immerse him in a jungle"
     if is_whole_image(x):
         if kind == "noun" and target.text and target.head not in lx.COVERINGS:
             # "populate the image with eight birds": objects, not a surface

@@ -68,6 +68,7 @@ GONE = (
     r"no longer be there|no longer visible|out of the picture|edited out|cut out|"
     r"taken off|got rid of|gotten rid of|get removed|got removed|taken down|pulled down|"
     r"torn down|knocked down|cut down|pulled out|cropped out|painted out|painted over|"
+    r"wiped|scrubbed|purged|banished|excised|obliterated|scrapped|ditched|discarded|"
     r"nowhere to be (?:seen|found)|out of sight|out of view|no longer be seen|not be seen|"
     r"(?:no longer|not|never|doesn't|does not|don't|do not)\s+(?:appears?|shows?(?:\s+up)?|"
     r"exists?|remains?|be present|be visible)|(?:is|are)\s+(?:no longer|not)\s+(?:present|visible)|"
@@ -83,7 +84,7 @@ _PASSIVE_REMOVE = re.compile(
 
 _MAKE_GONE = re.compile(
     r"^(?:make|let|have|get)\s+(?P<x>.+?)\s+(?:disappear|vanish|go away|be gone|gone|"
-    r"be removed|removed|fade away|fade out)\b(?P<rest>.*)$"
+    r"be removed|removed|fade away|fade out|vacate|leave|exit|depart|flee)\b(?P<rest>.*)$"
     r"|^(?P<x2>.+?)\s+(?:disappears|vanishes|is gone|are gone|goes away|fades away|"
     r"(?:has to|have to|must|needs? to|should|gotta|can) go(?:\s+away)?)$"
 )
