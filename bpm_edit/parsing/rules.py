@@ -46,7 +46,8 @@ _POLITE = re.compile(
     r"(?:is|would)\s+it\s+be\s+possible\s+to|is\s+it\s+possible\s+to|"
     r"it\s+is\s+(?:necessary|important|required|needed|essential|time)\s+to|"
     r"(?:make|have|get|change|edit|alter|modify|fix|adjust)\s+it\s+so\s+(?:that\s+)?|"
-    r"(?:please\s+)?proceed\s+to|(?:it's\s+|it\s+is\s+)?time\s+to|"
+    r"(?:please\s+)?proceed\s+to|what\s+i\s+(?:want|need|would\s+like|'d\s+like)\s+is\s+"
+    r"(?:for\s+)?|(?:it's\s+|it\s+is\s+)?time\s+to|"
     r"(?:can|could|may)\s+i\s+(?=see\b)|try|"
     r"(?:you|we)\s+(?:have|need|ought)\s+to|(?:you|we)\s+(?:must|should)|"
     r"(?:please\s+)?(?:be\s+sure|make\s+sure|remember|don't\s+forget)\s+to|"
@@ -145,6 +146,11 @@ _POSSESSIVE_SIDE = re.compile(
 )
 
 
+_QUESTION = re.compile(
+    r"^(?:can|could|would|will|should|may|might|shall)\s+"
+    r"(?P<s>(?:the|this|that|these|those|his|her|their|its)\s+\S+(?:\s+\S+)??|it|this|they|he|she)"
+    r"\s+(?P<v>be|have|get|look|become|appear|wear|hold|turn)\b"
+)
 _LABELLED = re.compile(
     r"^(?:new\s+)?(?P<x>background|backdrop|setting|scenery|style|art style|season|weather|"
     r"time of day|lighting|mood|theme|colou?r scheme|palette)\s*:\s*"
@@ -168,6 +174,10 @@ def _normalise(sentence: str) -> str:
         text = _FRAMING.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
+    # "remove, from the image, the red car": a parenthetical left empty by the noise
+    text = re.sub(r"^(\w+)\s*,(?:\s*,)+\s*", r"\1 ", text)
+    # "can the image have a comic-book look?" -> "the image should have a comic-book look"
+    text = _QUESTION.sub(r"\g<s> should \g<v>", text)
     # "on the boy's right" -> "to the right of the boy"
     text = _POSSESSIVE_SIDE.sub(r"to the \g<side> of \g<np>", text)
     # "new background: a snowy forest", "style: watercolor": a labelled property
@@ -182,6 +192,7 @@ def _normalise(sentence: str) -> str:
 
 #: Templates in the order they are tried; the first that reads the sentence wins.
 TEMPLATES: tuple[Template, ...] = (
+    complements.background_as,
     replacement.remove_and_add,
     replacement.replace,
     replacement.take_place,
@@ -190,6 +201,7 @@ TEMPLATES: tuple[Template, ...] = (
     removal.no_more,
     removal.passive_remove,
     removal.remove,
+    addition.count_change,
     colouring.adjust,
     layout.size_verb,
     addition.what_if,
@@ -224,6 +236,7 @@ TEMPLATES: tuple[Template, ...] = (
 )
 
 
+_INSERTED_PLACE = re.compile(r"^(?P<verb>[a-z]+),\s*(?P<rel>[^,]+),\s*(?P<rest>.+)$")
 _FRONTED_PLACE = re.compile(
     r"^(?P<rel>(?:on|to|in|at|under|above|below|beside|next to|behind|near|in front of|inside|"
     r"atop|beneath|underneath|over|onto|into|between)\b[^,]+),\s*(?P<rest>[a-z].+)$"
@@ -234,6 +247,10 @@ def _parse_sentence(sentence: str, context: Context) -> Reading | None:
     """Try every template on one normalised sentence (after un-fronting a place or topic)."""
     if not sentence:
         return None
+    inserted = _INSERTED_PLACE.match(sentence)
+    if inserted and relation_at(inserted["rel"]) is not None:
+        # "add, to the left of the tree, a bench" -> "add a bench to the left of the tree"
+        sentence = f"{inserted['verb']} {inserted['rest']} {inserted['rel']}"
     fronted = _FRONTED_PLACE.match(sentence)
     if fronted and relation_at(fronted["rel"]) is not None:
         # "on the right of the man, add a fish" -> "add a fish on the right of the man"

@@ -193,6 +193,8 @@ def wear(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     x, y = next((m[a], m[b]) for a, b in (("x", "y"), ("x2", "y2"), ("x3", "y3")) if m[a])
+    if _GIVE_LOOK.search(y):
+        return _give_reading(x, y, c)  # "the image should have a comic-book look"
     held = y.split()
     if len(held) > 1 and held[0] in ("his", "her", "its", "their") and held[1] in lx.LIMBS:
         # "make the girl hold her hands up": a gesture, nothing is added
@@ -340,3 +342,22 @@ def bare_addition(s: str, c: Context) -> Reading | None:
         return None  # a bare "a cat" says nothing about an edit ("a snowy background" does)
     reading = add(s, c)
     return reading if reading.edit_type in ("add", "background") else None
+
+
+_COUNT = re.compile(
+    r"^(?P<verb>increase|raise|bump up|boost|up|double|decrease|reduce|lower|cut|halve)\s+"
+    r"(?:the\s+)?(?:number|count|amount|quantity)\s+of\s+(?P<x>.+?)"
+    r"(?:\s+(?:to|by|from)\s+.+)?$"
+)
+
+
+def count_change(s: str, c: Context) -> Reading | None:
+    """"increase the number of cats to three" adds cats; "reduce the number of birds"
+    removes some."""
+    m = _COUNT.match(s)
+    if not m:
+        return None
+    if m["verb"] in ("decrease", "reduce", "lower", "cut", "halve"):
+        return removal_of(m["x"])
+    reading = add(m["x"], c)
+    return reading if reading.edit_type == "add" else None

@@ -35,7 +35,7 @@ from bpm_edit.parsing.templates.readings import (
 )
 
 _TRANSFORM_VERB = (
-    r"change|turn|convert|transform|transmute|morph|switch|alter|modify|refashion|edit|"
+    r"change|turn|convert|transform|transmute|morph|switch|alter|modify|refashion|edit|style|"
     r"update|redo|remake|rework|recreate|reimagine|re-imagine|restyle|redesign|set|"
     r"reshape|mutate|evolve|metamorphose|change up|shift|make|render|get|cast|recast|"
     r"reinvent|revamp|adjust|transition|rerender|re-render|stylize|stylise|depict|portray|"
@@ -274,7 +274,8 @@ def make(s: str, c: Context) -> Reading | None:
         if modifier and i > 1:
             # "make the cars flying cars": an -ing word before a noun is an adjective
             return change(" ".join(words[:i]), " ".join(words[i:]))
-        if classify_complement(word).kind == "action" and word not in lx.COLORS:
+        if (classify_complement(word).kind == "action" and word not in lx.COLORS
+                and word not in lx.ING_NOUNS):
             obj = noun_phrase(" ".join(words[:i]))
             if obj.text:
                 return Reading("action", obj.text, obj.text, locator=obj.locator)
@@ -525,3 +526,21 @@ def take_on(s: str, c: Context) -> Reading | None:
         name = without_colors(obj.text)
         return Reading("color", name, name, locator=obj.locator)
     return Reading("texture", obj.text, obj.text, locator=obj.locator)
+
+
+_BACKGROUND_AS = re.compile(
+    r"^for\s+the\s+(?:new\s+)?(?:background|backdrop|setting|scenery)\s*,?\s*"
+    r"(?:use|have|put|show|choose|pick|make it|go with|select)\s+(?P<y>.+)$"
+    r"|^(?:use|have|put|choose|pick|set|make|select|swap in|put in|go with)\s+(?P<y2>.+?)\s+"
+    r"(?:as|for)\s+(?:the\s+|a\s+)?(?:new\s+)?(?P<bg>background|backdrop|setting|scenery)$"
+)
+
+
+def background_as(s: str, c: Context) -> Reading | None:
+    """"use a beach as the backdrop", "for the background, use a snowy mountain": a new
+    background named before the word "background"."""
+    m = _BACKGROUND_AS.match(s)
+    if not m:
+        return None
+    scene = noun_phrase(m["y"] or m["y2"]).text
+    return Reading("background", m["bg"] or "background", scene) if scene else None

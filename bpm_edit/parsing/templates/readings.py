@@ -302,6 +302,10 @@ def add(target_text: str, context: Context, verb: str = "add") -> Reading:
         return Reading("add", None, target.text, position="none")
     ref = relation.reference.text if relation.reference else None
     position = relation.position if relation.position != "unchanged" else "none"
+    if ref in ("subject", "subjects", "main subject") and re.match(
+        r"(?:behind|around|surrounding)\b", relation.phrase
+    ):
+        return Reading("background", "background", target.text)  # "behind the subject, ..."
     if ref is not None and relation.position == "inside" and is_scene(ref, context) and (
         is_pronoun(target.text) or verb in ("put", "place", "set")
     ) and not head_text.startswith(("a ", "an ")):

@@ -86,6 +86,7 @@ _MAKE_GONE = re.compile(
     r"^(?:make|let|have|get)\s+(?P<x>.+?)\s+(?:disappear|vanish|go away|be gone|gone|"
     r"be removed|removed|fade away|fade out|vacate|leave|exit|depart|flee)\b(?P<rest>.*)$"
     r"|^(?P<x2>.+?)\s+(?:disappears|vanishes|is gone|are gone|goes away|fades away|"
+    r"to (?:disappear|vanish|go away|be gone|be removed)|"
     r"(?:has to|have to|must|needs? to|should|gotta|can) go(?:\s+away)?)$"
 )
 

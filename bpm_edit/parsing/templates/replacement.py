@@ -70,7 +70,8 @@ def replace(s: str, c: Context) -> Reading | None:
 #: What may open the new-object clause of "instead of X, (there should be) Y".
 _NEW_THING_LEAD = re.compile(
     r"^(?:there\s+)?(?:(?:should|must|will|can|could|would)\s+)?(?:be|is|are|'s)\s+"
-    r"|^(?:put|place|add|show|use|have|draw|insert|include|i want|we want|make it)\s+"
+    r"|^(?:put|place|add|show|use|have|draw|insert|include|i want|we want|make it|"
+    r"let there be|let|make there be)\s+"
 )
 
 
@@ -100,7 +101,8 @@ _WAS_THERE = (
 
 _INSTEAD = re.compile(
     r"^(?:(?:put|place|use|have|add|insert|draw|make|show|include|there should be|"
-    r"i want|let there be|let)\s+)?(?P<y>.+?)\s+(?:instead of|in place of|in lieu of|rather than|"
+    r"i want|let there be|let|what if there (?:was|were|is|are)|there (?:was|were|is|are))\s+)?"
+    r"(?P<y>.+?)\s+(?:instead of|in place of|in lieu of|rather than|"
     rf"where)\s+(?P<x>.+?)(?:\s+(?:{_WAS_THERE}))?$"
 )
 
