@@ -302,6 +302,8 @@ def action_word(word: str) -> bool:
         return True
     if word in lx.EXPRESSION_ADJECTIVES:
         return True
+    if word.startswith("mid-") and word[4:] in lx.ACTION_VERBS:
+        return True  # "mid-jump"
     stem = word[:-3]
     if word.endswith("ing") and (stem in lx.ACTION_VERBS or stem + "e" in lx.ACTION_VERBS):
         return True
@@ -352,6 +354,7 @@ _COMPLEMENT_LEAD = re.compile(
     r"(?:one|ones)\s+(?:that\s+is\s+|that\s+are\s+)?(?=made\b|out\s+of\b|of\b)|"
     r"(?:painted|colou?red|dyed|tinted|sprayed|stained)\s+(?:in\s+|with\s+)?|"
     r"(?:rendered|shown|depicted|drawn|done|presented)\s+in\s+|"
+    r"(?:pictured|shown|depicted|captured|seen|caught|photographed)\s+(?=mid-)|"
     r"(?:an?\s+)?(?:(?:fresh|new|thin|thick|light|heavy|bold)\s+)?(?:coat|coating|layer|splash|"
     r"touch|hint|dash|wash|lick)\s+of\s+(?=\S))"
 )

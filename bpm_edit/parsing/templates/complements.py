@@ -533,6 +533,9 @@ _BACKGROUND_AS = re.compile(
     r"(?:use|have|put|show|choose|pick|make it|go with|select)\s+(?P<y>.+)$"
     r"|^(?:use|have|put|choose|pick|set|make|select|swap in|put in|go with)\s+(?P<y2>.+?)\s+"
     r"(?:as|for)\s+(?:the\s+|a\s+)?(?:new\s+)?(?P<bg>background|backdrop|setting|scenery)$"
+    r"|^(?:let\s+|have\s+)?(?P<y3>.+?)\s+(?:(?:should|must|will|could|can)\s+)?(?:serve|serves|act|"
+    r"acts|function|functions|be used|work|works|stand)\s+as\s+(?:the\s+|a\s+)?(?:new\s+)?"
+    r"(?P<bg3>background|backdrop|setting|scenery)$"
 )
 
 
@@ -542,5 +545,6 @@ def background_as(s: str, c: Context) -> Reading | None:
     m = _BACKGROUND_AS.match(s)
     if not m:
         return None
-    scene = noun_phrase(m["y"] or m["y2"]).text
-    return Reading("background", m["bg"] or "background", scene) if scene else None
+    scene = noun_phrase(m["y"] or m["y2"] or m["y3"]).text
+    source = m["bg"] or m["bg3"] or "background"
+    return Reading("background", source, scene) if scene else None

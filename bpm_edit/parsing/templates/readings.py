@@ -271,7 +271,7 @@ def move(
     ):
         return whole_image()  # "put the scene in the 1920s"
     if relation.position == "inside" and ref is not None and (
-        is_scene(ref, context) or is_whole_image(text)
+        is_scene(ref, context) or is_whole_image(text) or obj.head in ("subject", "subjects")
     ):
         # "move her to the jungle", "transport the scene to a mountain range"
         return Reading("background", "background", ref)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 
-from bpm_edit.parsing.grammar import (
-    read_locator,
-)
+from bpm_edit.parsing.grammar import read_locator
 from bpm_edit.parsing.templates.readings import (
     Context,
     Reading,
     is_whole_image,
     removal_of,
+    whole_image,
 )
 
 _NO_MORE = re.compile(
@@ -34,7 +33,8 @@ _NO_MORE = re.compile(
     r"(?:free|clear|devoid|empty)\s+of\s+(?:all\s+|any\s+)?(?P<y7>.+)$"
     r"|^(?:strip|rid|clear|free|empty|purge|cleanse)\s+(?P<x8>.+?)\s+of\s+(?:all\s+|any\s+)?"
     r"(?P<y8>.+)$"
-    r"|^(?:(?:the\s+)?(?:image|photo|picture|scene|it)\s+)?(?:should|must|shall|does|do|can|"
+    r"|^(?:(?:let|have|make)\s+)?(?:(?:the\s+)?(?:image|photo|photograph|picture|scene|it)\s+)?"
+    r"(?:should|must|shall|does|do|can|"
     r"will)?\s*(?:not|n't|no\s+longer)\s+(?:contain|have|include|show|feature|depict|display)"
     r"\s+(?:any\s+)?(?P<x6>.+)$"
     r"|^(?:(?:i'd like|i would like|i want|i need|show|give me|make|keep|leave|have|render)\s+)?"
@@ -69,7 +69,8 @@ GONE = (
     r"taken off|got rid of|gotten rid of|get removed|got removed|taken down|pulled down|"
     r"torn down|knocked down|cut down|pulled out|cropped out|painted out|painted over|"
     r"wiped|scrubbed|purged|banished|excised|obliterated|scrapped|ditched|discarded|"
-    r"nowhere to be (?:seen|found)|out of sight|out of view|no longer be seen|not be seen|"
+    r"nowhere to be (?:seen|found)|nowhere in sight|no longer in sight|out of the frame|"
+    r"out of sight|out of view|no longer be seen|not be seen|"
     r"(?:no longer|not|never|doesn't|does not|don't|do not)\s+(?:appears?|shows?(?:\s+up)?|"
     r"exists?|remains?|be present|be visible)|(?:is|are)\s+(?:no longer|not)\s+(?:present|visible)|"
     r"(?:can't|cannot|can not)\s+be\s+seen"
@@ -147,6 +148,8 @@ def remove(s: str, c: Context) -> Reading | None:
     if s.startswith("take ") and not s.startswith(("take away", "take out", "take off")):
         return None
     text = m["x"]
+    if re.search(r"\b(?:image|photo|photograph|picture|pic|shot)$", text):
+        return whole_image()  # "clean up the grainy, dim photo": a restoration
     text = re.sub(r"\s+(?:out|away|off)$", "", text)
     head, _, origin = text.partition(" from ")
     reading = removal_of(head if origin else text)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 
-from bpm_edit.parsing.grammar import (
-    classify_complement,
-)
+from bpm_edit.parsing import lexicon as lx
+from bpm_edit.parsing.grammar import classify_complement
 from bpm_edit.parsing.templates.readings import (
     Context,
     Reading,
@@ -41,6 +40,8 @@ _REPLACE_ACTIVE = re.compile(
     r"(?P<x>.+)$"
     r"|^(?P<y2>.+?)\s+(?:replaces|supplants|(?:should|must|will|shall|could|can|needs? to|"
     r"has to)\s+(?:replace|supplant))\s+(?P<x2>.+)$"
+    r"|^(?:add|bring in|bring|put|place|use|insert|introduce|have)\s+(?P<y3>.+?)\s+to\s+"
+    r"(?:replace|substitute for|stand in for|take the place of)\s+(?P<x3>.+)$"
 )
 
 
@@ -54,11 +55,13 @@ def replace(s: str, c: Context) -> Reading | None:
         x, y = m["x"], m["y"]
         if m["verb"] == "substitute" and m["conn"] == "for":
             x, y = y, x
+        if y.strip() in lx.COLOR_NOUNS:
+            y = f"a {y.strip()}"  # "replace apple with orange": the fruit, not the colour
         return change(x, y)
     m = _REPLACE_ACTIVE.match(s)
     if m:
         # "let a bicycle replace the car": the new object is the subject
-        return change(m["x"] or m["x2"], m["y"] or m["y2"])
+        return change(m["x"] or m["x2"] or m["x3"], m["y"] or m["y2"] or m["y3"])
     m = _REPLACE_ALONE.match(s)
     if m:
         source = noun_phrase(m["x"])
@@ -76,7 +79,8 @@ _NEW_THING_LEAD = re.compile(
 
 
 _TAKE_PLACE = re.compile(
-    r"^(?:have\s+|let\s+|make\s+)?(?P<y>.+?)\s+(?:takes?|taking|should take|must take)\s+"
+    r"^(?:have\s+|let\s+|make\s+)?(?P<y>.+?)\s+(?:takes?|taking|should take|must take|occupy|"
+    r"occupies|fill|fills|assume|assumes|take over)\s+"
     r"(?:(?:the\s+)?place\s+of\s+(?P<x>.+)|(?P<xp>.+?)'s\s+(?:place|spot|position))$"
     r"|^(?:instead of|in place of|rather than)\s+(?P<x2>.+?),\s*(?P<y2>.+)$"
 )
