@@ -364,6 +364,8 @@ def load_metric_models(
     clip_model: str = "ViT-L-14",
     sam_model: str = "vit_h",
     weights: dict[str, str | Path] | None = None,
+    detection_size: int | None = None,
+    sam_dtype=None,
 ) -> MetricModels:
     """Build the detector, segmenter and CLIP encoder of the metric.
 
@@ -374,6 +376,13 @@ def load_metric_models(
     `SAM_MODELS`. `weights` maps `WEIGHT_KEYS` to local copies ("default" variant; for
     "tiny", "clip"/"sam" files are loaded into the tiny architectures, which is how
     tests exercise the real loading path). The names are ignored by "tiny".
+
+    Speed options (see BENCHMARKS.md; both change the numbers slightly, so check them on
+    real weights before relying on them): `detection_size` is the detector's working
+    shortest edge (longest edge capped at 1333/800 of it; None keeps 800, or the tiny
+    model's size); `sam_dtype` is SAM's autocast precision when it should differ from
+    `dtype`, e.g. "bfloat16" on a CPU with avx512_bf16 (SAM ViT-H 75 s -> 38 s per image
+    on 2 EPYC cores).
     """
     import torch
 
@@ -384,6 +393,9 @@ def load_metric_models(
         raise ValueError(f"weights has unknown key(s) {unknown}; keys are {sorted(WEIGHT_KEYS)}")
     torch_device = check_device(device)
     torch_dtype = resolve_dtype(dtype)
+    sam_precision = torch_dtype if sam_dtype is None else resolve_dtype(sam_dtype)
+    if detection_size is not None and (not isinstance(detection_size, int) or detection_size < 1):
+        raise ValueError(f"detection_size must be a positive int, got {detection_size!r}")
 
     sam_architecture, sam_spec = (TINY_SAM, None) if variant == "tiny" else SAM_MODELS[sam_model]
     clip = None if variant == "tiny" else clip_choice(clip_model)
@@ -405,10 +417,13 @@ def load_metric_models(
     if "clip" in paths:
         load_clip_weights(clip_model_obj, paths["clip"])
     sam = sam.to(torch_device)
-    autocast = None if torch_dtype == torch.float32 else torch_dtype
+    autocast = None if sam_precision == torch.float32 else sam_precision
     segmenter = SamSegmenter(sam, autocast_dtype=autocast)
     clip_model_obj = clip_model_obj.to(torch_device, torch_dtype)
     encoder = OpenClipEncoder(clip_model_obj, preprocess, tokenizer, str(torch_device), torch_dtype)
+    if detection_size is not None:
+        longest = max(detection_size, round(detection_size * 1333 / 800))
+        detector.detection_size = {"shortest_edge": detection_size, "longest_edge": longest}
     return MetricModels(detector, segmenter, encoder, variant, names)
 
 
