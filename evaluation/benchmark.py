@@ -104,9 +104,10 @@ class BenchmarkConfig:
                              f"{self.fast_sam_dtype!r}")
 
 
+#: The CI setting (tiny models; the tiny detector works at 128 px by default).
 QUICK = dict(models="tiny", pairs=2, edits_per_original=2, warmup=0, image_size=64,
-             resolution=64, steps=2, fast_detection_size={"shortest_edge": 96,
-                                                         "longest_edge": 160})
+             resolution=64, steps=2,
+             fast_detection_size={"shortest_edge": 96, "longest_edge": 160})
 
 
 def quick_config(**overrides: Any) -> BenchmarkConfig:
@@ -210,6 +211,7 @@ def write_pairs(directory: Path, count: int, edits_per_original: int, size: int,
                 seed: int) -> list[Pair]:
     """`count` (original, edited) PNG pairs: smooth random originals, each edited
     `edits_per_original` ways (a recoloured rectangle, different per edit, plus noise)."""
+    directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     pairs: list[Pair] = []
     original_index = 0
@@ -531,7 +533,6 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
     }
     with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        (directory / "warmup").mkdir()
         if not config.skip_bpm:
             report["bpm"] = benchmark_bpm(config, models, directory)
             report["memory_after_bpm"] = peak_memory(config.device)
