@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
     command.add_argument("--clip-model", default="ViT-L-14",
                          help="open_clip architecture[/tag] (default ViT-L-14, openai weights)")
     command.add_argument("--sam-model", default="vit_h", help="SAM size: vit_h, vit_l or vit_b")
+    command.add_argument("--sam-dtype", choices=("float32", "float16", "bfloat16"),
+                         help="SAM autocast precision if not --dtype (speed option, e.g. "
+                              "bfloat16 on CPUs with avx512_bf16; see BENCHMARKS.md)")
+    command.add_argument("--detection-size", type=int, metavar="PX",
+                         help="detector working shortest edge (default 800; smaller is "
+                              "faster, see BENCHMARKS.md)")
     for key, flag in (("clip", "--clip-weights"), ("sam", "--sam-weights"),
                       ("detector", "--detector-weights"),
                       ("detector_tokenizer", "--detector-tokenizer")):
@@ -120,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
                                      "clip_model": args.clip_model, "sam_model": args.sam_model}
     if weights:
         model_options["weights"] = weights
+    if args.sam_dtype:
+        model_options["sam_dtype"] = args.sam_dtype
+    if args.detection_size is not None:
+        model_options["detection_size"] = args.detection_size
     metric = BPM(models=args.models, device=args.device, dtype=args.dtype, alpha=args.alpha,
                  parser=args.parser, model_options=model_options)
     original = load_image(args.original, "--original")

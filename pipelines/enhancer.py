@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +132,7 @@ def enhance(
     image_guidance_scale: float | None = None,
     metric: Any = None,
     metric_models: str | None = None,
+    metric_options: Mapping[str, Any] | None = None,
     device: str = "cpu",
     dtype: Any = None,
     resolution: int | None = None,
@@ -149,8 +151,9 @@ def enhance(
     registry entry (`model_info` describes a ready pipeline; default: `ip2p`'s entry,
     so pass `editing_model_info(name)` for a pipeline built from another entry).
     `metric`: a `bpm_edit.metric.BPM`; by default one is built with `metric_models`
-    ("tiny" for the tiny editor, else "default" = real weights); its models are built
-    before round 1, so missing metric weights fail fast.
+    ("tiny" for the tiny editor, else "default" = real weights) and `metric_options`
+    (passed to `load_metric_models`, e.g. `{"sam_dtype": "bfloat16"}`); its models are
+    built before round 1, so missing metric weights fail fast.
     `mask`: a known edit mask for the original (path, PIL or array, the original's size,
     non-zero = edit) used as M_all instead of localizing (flag "mask_given").
     The mask options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
@@ -196,7 +199,7 @@ def enhance(
         from bpm_edit.metric import BPM
 
         metric_models = metric_models or ("tiny" if info.name == "tiny" else "default")
-        metric = BPM(models=metric_models, device=device)
+        metric = BPM(models=metric_models, device=device, model_options=metric_options)
     settings["metric_models"] = metric_models or "given"
     started = time.perf_counter()
     _ = metric.models  # build the metric's models now, so missing weights fail before any edit

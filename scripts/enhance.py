@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
     parser.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
     parser.add_argument("--metric-models", choices=METRIC_MODELS, help="BPM model variant")
+    parser.add_argument("--sam-dtype", choices=("float32", "float16", "bfloat16"),
+                        help="BPM: SAM autocast precision (speed option, see BENCHMARKS.md)")
+    parser.add_argument("--detection-size", type=int, metavar="PX",
+                        help="BPM: detector working shortest edge (default 800)")
     parser.add_argument("--out", default="enhance-output", help="output folder")
     parser.add_argument(
         "--threads",
@@ -172,7 +176,9 @@ def load_models(args: argparse.Namespace):
     info = editing_model_info(args.model)
     editor = load_editing_pipeline(args.model, device=args.device, dtype=args.dtype)
     variant = args.metric_models or ("tiny" if info.name == "tiny" else "default")
-    metric = BPM(models=variant, device=args.device)
+    options = {"sam_dtype": args.sam_dtype, "detection_size": args.detection_size}
+    metric = BPM(models=variant, device=args.device,
+                 model_options={k: v for k, v in options.items() if v is not None})
     _ = metric.models  # missing metric weights: fail now, before any edit
     args.metric_models = variant
     return editor, metric, info

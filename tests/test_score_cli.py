@@ -143,3 +143,24 @@ def test_spec_printed_by_parse_is_accepted(scene_files, capsys, tmp_path) -> Non
     data = json.loads(stdout)
     assert code == 0 and data["spec"] == json.loads(spec_file.read_text())
     assert data["s_position"] == 1.0
+
+
+def test_speed_options_reach_the_models(scene_files, capsys, monkeypatch) -> None:
+    """--sam-dtype / --detection-size go to load_metric_models; a bad size is one error."""
+    import bpm_edit.model_registry as registry
+
+    seen: dict = {}
+    real = registry.load_metric_models
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "load_metric_models", spy)
+    base = ["--original", str(scene_files["original"]), "--edited", str(scene_files["edited"]),
+            "--spec", str(scene_files["spec"]), "--models", "tiny"]
+    code, stdout, _ = run_cli(capsys, *base, "--sam-dtype", "bfloat16", "--detection-size", "96")
+    assert code == 0 and np.isfinite(json.loads(stdout)["bpm"])
+    assert (seen["sam_dtype"], seen["detection_size"]) == ("bfloat16", 96)
+    code, _, stderr = run_cli(capsys, *base, "--detection-size", "0")
+    assert code == 2 and "detection_size must be a positive int" in stderr
