@@ -26,6 +26,7 @@ from typing import Any
 
 from bpm_edit.clip_features import ImageTextEncoder, OpenClipEncoder
 from bpm_edit.detection import Detector
+from bpm_edit.devices import resolve_device, resolve_dtype
 from bpm_edit.segmentation import SamSegmenter, Segmenter
 from bpm_edit.weights import WeightsNotFoundError, WeightSpec, resolve_weights
 
@@ -391,7 +392,7 @@ def load_metric_models(
     unknown = sorted(set(weights) - set(WEIGHT_KEYS))
     if unknown:
         raise ValueError(f"weights has unknown key(s) {unknown}; keys are {sorted(WEIGHT_KEYS)}")
-    torch_device = check_device(device)
+    torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     sam_precision = torch_dtype if sam_dtype is None else resolve_dtype(sam_dtype)
     if detection_size is not None and (not isinstance(detection_size, int) or detection_size < 1):
@@ -470,51 +471,6 @@ def _weight_paths(
     if missing:
         raise WeightsNotFoundError("\n".join(missing))
     return paths
-
-
-def check_device(device: str):
-    """`torch.device(device)`, with a clear error when its accelerator is absent."""
-    import torch
-
-    try:
-        torch_device = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"device {device!r} is not a torch device string (e.g. 'cpu', 'cuda:0')"
-        ) from err
-    if torch_device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                f"device {device!r} was requested but no CUDA GPU is available "
-                "(torch.cuda.is_available() is False); use device='cpu'"
-            )
-        index = torch_device.index or 0
-        if index >= torch.cuda.device_count():
-            raise RuntimeError(
-                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible"
-            )
-    elif torch_device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device {device!r} was requested but MPS is not available")
-    return torch_device
-
-
-_DTYPES = ("float32", "float16", "bfloat16")
-
-
-def resolve_dtype(dtype):
-    """A torch floating dtype from None (float32), a torch dtype or its name."""
-    import torch
-
-    if dtype is None:
-        return torch.float32
-    if isinstance(dtype, str):
-        name = dtype.removeprefix("torch.")
-        if name not in _DTYPES:
-            raise ValueError(f"dtype {dtype!r} is not one of {_DTYPES}")
-        return getattr(torch, name)
-    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"dtype {dtype!r} is not one of {_DTYPES}")
-    return dtype
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -80,7 +80,7 @@ class DINOMetric:
                  dtype: Any = None, batch_size: int = 32) -> None:
         import torch
 
-        from bpm_edit.model_registry import resolve_dtype
+        from bpm_edit.devices import resolve_dtype
 
         self.device = torch.device(device)
         self.dtype = resolve_dtype(dtype)
@@ -92,9 +92,9 @@ class DINOMetric:
     @classmethod
     def from_variant(cls, variant: str, device: str = "cpu", dtype: Any = None,
                      weights: Mapping[str, Any] | None = None) -> DINOMetric:
-        from bpm_edit.model_registry import check_device, resolve_dtype
+        from bpm_edit.devices import resolve_device, resolve_dtype
 
-        check_device(device)
+        resolve_device(device)
         model = build_dino(variant, (weights or {}).get("dino"))
         description = {
             "model": DINO_WEIGHTS.repo_id if variant != "tiny" else "tiny-vit",

@@ -159,11 +159,11 @@ class LPIPSMetric:
         """Build with "default" (real weights via the registry), "random" or "tiny"."""
         import torch
 
-        from bpm_edit.model_registry import check_device
+        from bpm_edit.devices import resolve_device
 
         if variant not in MODEL_VARIANTS:
             raise ValueError(f"unknown models variant {variant!r}; choose from {MODEL_VARIANTS}")
-        check_device(device)
+        resolve_device(device)
         weights = dict(weights or {})
         lin_path = weights.get("lpips_lin")
         lin_path = Path(lin_path) if lin_path is not None else packaged_lin_weights()

@@ -490,17 +490,11 @@ def load_clip_features(
     import torch
 
     from bpm_edit.clip_features import OpenClipEncoder
-    from bpm_edit.model_registry import (
-        SEEDS,
-        build_clip,
-        check_device,
-        clip_choice,
-        load_clip_weights,
-        resolve_dtype,
-    )
+    from bpm_edit.devices import resolve_device, resolve_dtype
+    from bpm_edit.model_registry import SEEDS, build_clip, clip_choice, load_clip_weights
     from bpm_edit.weights import resolve_weights
 
-    torch_device = check_device(device)
+    torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     choice = None if models == "tiny" else clip_choice(clip_model)
     with torch.random.fork_rng(devices=[]):

@@ -36,6 +36,7 @@ from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DCond
 from packaging.version import Version
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from bpm_edit.devices import resolve_device, resolve_dtype
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
 #: Stable Diffusion 1.x noise schedule, as in the IP2P repo's scheduler_config.json.
@@ -55,7 +56,7 @@ _DTYPE_KEYWORD = "dtype" if Version(diffusers.__version__) >= Version("0.42.1") 
 
 
 class EditingModelError(ValueError):
-    """An editing model cannot be resolved, loaded or placed on the requested device."""
+    """An editing model cannot be resolved or loaded."""
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,14 @@ def load_editing_pipeline(
 ) -> MaskGuidedInstructPix2PixPipeline:
     """Build or load an editing pipeline on `device` in `dtype`.
 
-    `dtype=None` means float16 on CUDA and float32 elsewhere. `seed` only affects the
-    built-in `tiny` and `random` weights. Errors (unknown name, missing directory,
-    weights not available offline, CUDA without a GPU) are `EditingModelError`s that
-    say what to do.
+    `dtype=None` (or "auto") means float16 on CUDA and float32 elsewhere. `seed` only
+    affects the built-in `tiny` and `random` weights. Errors say what to do: an unknown
+    name, a missing directory or weights not available offline are `EditingModelError`s,
+    a device or dtype unusable here (CUDA without a GPU) a `bpm_edit.devices.DeviceError`.
     """
     device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, device)
+    on_cuda = device.type == "cuda"
+    torch_dtype = resolve_dtype(dtype, default=torch.float16 if on_cuda else torch.float32)
     name = str(name_or_path)
     if name == "tiny":
         pipe = build_tiny_pipeline(seed)
@@ -155,46 +157,6 @@ def load_editing_pipeline(
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(leave=False)
     return pipe
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """`torch.device`, with a clear error when CUDA/MPS is asked for but absent."""
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise EditingModelError(
-            f"invalid device {device!r} (use cpu, cuda, cuda:N or mps)"
-        ) from err
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EditingModelError(
-                f"device {device!r} requested but no CUDA GPU is available here; use --device cpu"
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise EditingModelError(
-                f"device {device!r} requested but only {torch.cuda.device_count()} GPU(s) exist"
-            )
-    if resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise EditingModelError(f"device {device!r} requested but MPS is not available here")
-    return resolved
-
-
-_DTYPES = {
-    "float32": torch.float32, "fp32": torch.float32,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-}
-
-
-def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
-    """float16 on CUDA and float32 elsewhere by default; names like "fp16" accepted."""
-    if dtype is None or dtype == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if isinstance(dtype, str) and dtype.lower() in _DTYPES:
-        return _DTYPES[dtype.lower()]
-    raise EditingModelError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)} or auto")
 
 
 def _looks_like_path(name: str) -> bool:

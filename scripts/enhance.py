@@ -101,12 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --threads must be >= 1, got {threads}", file=sys.stderr)
             return 2
         torch.set_num_threads(threads)
+    from bpm_edit.devices import DeviceError
     from bpm_edit.images import ImageError
     from bpm_edit.spec import SpecError
     from pipelines.editing_models import EditingModelError
     from pipelines.masks import MaskError
 
-    clear_errors = (InputError, EditingModelError, ImageError, MaskError, SpecError, OSError)
+    clear_errors = (
+        InputError, EditingModelError, DeviceError, ImageError, MaskError, SpecError, OSError
+    )
     try:
         check_arguments(args)
         if args.batch:

@@ -10,6 +10,7 @@ import torch
 from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
 from PIL import Image
 
+from bpm_edit.devices import DeviceError, resolve_device, resolve_dtype
 from pipelines.editing_models import (
     EDITING_MODELS,
     EditingModelError,
@@ -18,8 +19,6 @@ from pipelines.editing_models import (
     build_tiny_pipeline,
     editing_model_info,
     load_editing_pipeline,
-    resolve_device,
-    resolve_dtype,
 )
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
@@ -114,16 +113,15 @@ def test_hub_model_without_weights_offline_names_the_repo_and_the_fix(monkeypatc
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_gpu_is_a_clear_error():
-    with pytest.raises(EditingModelError, match="no CUDA GPU is available"):
+    with pytest.raises(DeviceError, match="no CUDA GPU is available.*use --device cpu"):
         load_editing_pipeline("tiny", device="cuda")
-    with pytest.raises(EditingModelError, match="invalid device"):
+    with pytest.raises(DeviceError, match="invalid device"):
         resolve_device("gpu0")
 
 
 def test_dtype_names():
-    cpu = torch.device("cpu")
-    assert resolve_dtype(None, cpu) == torch.float32
-    assert resolve_dtype(None, torch.device("cuda")) == torch.float16
-    assert resolve_dtype("bf16", cpu) == torch.bfloat16
-    with pytest.raises(EditingModelError, match="unknown dtype 'float8'"):
-        resolve_dtype("float8", cpu)
+    assert resolve_dtype(None) == torch.float32
+    assert resolve_dtype("auto", default=torch.float16) == torch.float16
+    assert resolve_dtype("bf16") == torch.bfloat16
+    with pytest.raises(DeviceError, match="unknown dtype 'float8'"):
+        resolve_dtype("float8")

@@ -10,6 +10,7 @@ from PIL import Image
 
 from bpm_edit.clip_features import ImageTextEncoder, OpenClipEncoder
 from bpm_edit.detection import Detections, Detector
+from bpm_edit.devices import DeviceError, resolve_dtype
 from bpm_edit.model_registry import (
     DETECTOR_WEIGHTS,
     SAM_MODELS,
@@ -24,7 +25,6 @@ from bpm_edit.model_registry import (
     load_clip_weights,
     load_metric_models,
     load_state_dict_file,
-    resolve_dtype,
 )
 from bpm_edit.segmentation import SamSegmenter, Segmenter
 from bpm_edit.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError, resolve_weights
@@ -229,7 +229,7 @@ def test_choices_are_validated():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_without_gpu_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="no CUDA GPU is available"):
+    with pytest.raises(DeviceError, match="no CUDA GPU is available"):
         load_metric_models("tiny", device="cuda")
 
 
