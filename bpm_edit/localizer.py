@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from bpm_edit.detection import Detections, Detector
-from bpm_edit.regions import ObjectRegion, Regions
+from bpm_edit.regions import ObjectRegion, Regions, box_iou
 from bpm_edit.segmentation import Segmenter, image_fingerprint
 from bpm_edit.spec import EditSpec
 
@@ -43,19 +43,6 @@ def detection_phrase(phrase: str) -> str:
     text = " ".join(phrase.lower().split()).strip(" .,;:!?")
     stripped = _LEADING.sub("", text + " ").strip()
     return stripped or text
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box with each row of `boxes` (0 where both areas are 0)."""
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def non_max_suppression(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:

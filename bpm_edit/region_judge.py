@@ -56,7 +56,14 @@ from typing import Any
 
 import numpy as np
 
-from bpm_edit.regions import ObjectRegion, Regions
+from bpm_edit.regions import (
+    ObjectRegion,
+    Regions,
+    box_area,
+    box_gap,
+    box_intersection,
+    box_iou,
+)
 from bpm_edit.spec import EditSpec
 
 #: Verdict words: what the judge concluded.
@@ -83,30 +90,6 @@ class Verdict:
             "reason": self.reason,
             "flags": list(self.flags),
         }
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two xyxy boxes (0 when both are empty)."""
-    inter = _intersection(a, b)
-    union = _area(a) + _area(b) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def box_gap(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance between the closest points of two boxes (0 if they touch)."""
-    gap_x = max(0.0, float(max(a[0], b[0]) - min(a[2], b[2])))
-    gap_y = max(0.0, float(max(a[1], b[1]) - min(a[3], b[3])))
-    return float(np.hypot(gap_x, gap_y))
-
-
-def _area(box: np.ndarray) -> float:
-    return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
-
-
-def _intersection(a: np.ndarray, b: np.ndarray) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    return float(max(0.0, width) * max(0.0, height))
 
 
 def _centre(box: np.ndarray) -> tuple[float, float]:
@@ -271,7 +254,7 @@ class RegionJudge:
         cx, cy = _centre(box)
         ax, ay = _centre(anchor)
         dx, dy = cx - ax, cy - ay
-        iou = box_iou(box, anchor)
+        iou = float(box_iou(box, anchor))
         result: dict[str, Any] = {"box": _box_list(box), "dx": round(dx, 3), "dy": round(dy, 3),
                                   "iou": round(iou, 6)}
         if required in ("left", "right", "up", "down"):
@@ -284,19 +267,19 @@ class RegionJudge:
                 result.update(side=side, axis=axis, salient=salient,
                               pass_=side and axis and salient)
         elif required == "inside":
-            fraction = _intersection(box, anchor) / max(_area(box), 1e-12)
+            fraction = float(box_intersection(box, anchor)) / max(float(box_area(box)), 1e-12)
             result.update(inside_fraction=round(fraction, 6),
                           pass_=fraction >= self.inside_fraction)
         elif required == "near":
-            fraction = _intersection(box, anchor) / max(_area(box), 1e-12)
+            fraction = float(box_intersection(box, anchor)) / max(float(box_area(box)), 1e-12)
             gap = box_gap(box, anchor)
             limit = self.near_distance * max(anchor[2] - anchor[0], anchor[3] - anchor[1])
             result.update(gap=round(gap, 3), gap_limit=round(float(limit), 3),
                           inside_fraction=round(fraction, 6),
                           pass_=gap <= limit and fraction < self.inside_fraction)
         else:  # unchanged
-            smaller = min(_area(box), _area(anchor))
-            overlap = _intersection(box, anchor) / smaller if smaller > 0 else 0.0
+            smaller = float(min(box_area(box), box_area(anchor)))
+            overlap = float(box_intersection(box, anchor)) / smaller if smaller > 0 else 0.0
             result.update(overlap=round(overlap, 6), pass_=overlap >= self.unchanged_overlap)
         result["pass"] = bool(result.pop("pass_"))
         return result

@@ -234,3 +234,32 @@ def enlarge_box(box: np.ndarray, factor: float, height: int, width: int) -> np.n
         ],
         np.float32,
     )
+
+
+def box_area(box: np.ndarray) -> np.ndarray:
+    """Area of xyxy boxes (`box[..., :4]`; 0 for an inverted box)."""
+    return np.clip(box[..., 2] - box[..., 0], 0, None) * np.clip(box[..., 3] - box[..., 1], 0, None)
+
+
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Area shared by xyxy boxes `a` and `b` (either may be one box or a stack)."""
+    width = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    height = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    return np.clip(width, 0, None) * np.clip(height, 0, None)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of xyxy boxes, in float64 (0 where both are empty).
+
+    One box against one gives a 0-d array, one against a stack an array per row.
+    """
+    inter = np.asarray(box_intersection(a, b), np.float64)
+    union = box_area(a) + box_area(b) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def box_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance between the closest points of two boxes (0 if they touch)."""
+    gap_x = max(0.0, float(max(a[0], b[0]) - min(a[2], b[2])))
+    gap_y = max(0.0, float(max(a[1], b[1]) - min(a[3], b[3])))
+    return float(np.hypot(gap_x, gap_y))
