@@ -22,6 +22,7 @@ from bpm_edit.parsing.templates.readings import (
     Reading,
     add,
     change,
+    in_place,
     is_whole_image,
     move,
     noun_phrase,
@@ -172,7 +173,7 @@ def _give_reading(x_text: str, y_text: str, c: Context) -> Reading:
             return Reading("color", name, name, locator=obj.locator)
         if is_whole_image(obj.text) or obj.text is None:
             return whole_image()
-        return Reading("texture", obj.text, obj.text, locator=obj.locator)
+        return in_place("texture", obj)
     return worn(x_text, y_text, c)
 
 
@@ -199,7 +200,7 @@ def wear(s: str, c: Context) -> Reading | None:
     if len(held) > 1 and held[0] in ("his", "her", "its", "their") and held[1] in lx.LIMBS:
         # "make the girl hold her hands up": a gesture, nothing is added
         obj = noun_phrase(x)
-        return Reading("action", obj.text, obj.text, locator=obj.locator)
+        return in_place("action", obj)
     if size_word(y.split()[0]) and y.split()[0] not in ("big", "large", "small", "tiny", "little"):
         return worn(x, y, c)
     if classify_complement(y).kind in ("color", "size") or y.startswith("no "):

@@ -15,6 +15,7 @@ from bpm_edit.parsing.templates.readings import (
     Reading,
     add,
     covered,
+    in_place,
     is_whole_image,
     noun_phrase,
     whole_image,
@@ -56,8 +57,8 @@ def adjust(s: str, c: Context) -> Reading | None:
         # "sharpen the details", "fix the blurry image", "clear up the hazy sky"
         return whole_image()
     if re.match(r"^(?:brighten|darken|lighten|saturate|desaturate)", s):
-        return Reading("color", obj.text, obj.text, locator=obj.locator)
-    return Reading("texture", obj.text, obj.text, locator=obj.locator)
+        return in_place("color", obj)
+    return in_place("texture", obj)
 
 
 _COLOR_VERB = re.compile(
@@ -91,7 +92,7 @@ def color_verb(s: str, c: Context) -> Reading | None:
     obj = noun_phrase(rest)
     if obj.text is None:
         return None
-    return Reading("color", obj.text, obj.text, locator=obj.locator)
+    return in_place("color", obj)
 
 
 _COVER = re.compile(

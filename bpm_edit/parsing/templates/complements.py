@@ -27,6 +27,7 @@ from bpm_edit.parsing.templates.readings import (
     change,
     change_whole,
     covered,
+    in_place,
     is_whole_image,
     move,
     noun_phrase,
@@ -230,7 +231,7 @@ def make(s: str, c: Context) -> Reading | None:
         # "make the cat half its size", "make the tree twice its height"
         obj = noun_phrase(scaled["x"])
         size = "smaller" if scaled["f"] in ("half", "a quarter", "a third") else "larger"
-        return Reading("size", obj.text, obj.text, size=size, locator=obj.locator)
+        return in_place("size", obj, size=size)
     whole = _WHOLE_LEAD.match(rest)
     if whole:
         return change_whole(whole["x"], whole["y"])
@@ -245,7 +246,7 @@ def make(s: str, c: Context) -> Reading | None:
     ):
         obj = noun_phrase(_SEEM_TAIL.sub("", out_of["x"]))
         if obj.text:
-            return Reading("texture", obj.text, obj.text, locator=obj.locator)
+            return in_place("texture", obj)
     split = suffix_complement(rest, kinds=("color", "texture", "size", "global"))
     if split is not None:
         x_text, y_text = split
@@ -259,14 +260,14 @@ def make(s: str, c: Context) -> Reading | None:
             y = " ".join(words[i + 1:])
             if word == "look" and words[i + 1] in _LOOK_DIRECTIONS:
                 obj = noun_phrase(" ".join(words[:i]))
-                return Reading("action", obj.text, obj.text, locator=obj.locator)
+                return in_place("action", obj)
             return change(" ".join(words[:i]), y)
         possessed = i + 2 < len(words) and words[i + 1] in ("his", "her", "its", "their")
         if possessed and word not in lx.DETERMINERS and word not in _NOT_A_GESTURE:
             # "have the giraffe lower its head": a verb on the object's own body part
             obj = noun_phrase(" ".join(words[:i]))
             if obj.text:
-                return Reading("action", obj.text, obj.text, locator=obj.locator)
+                return in_place("action", obj)
         modifier = word.endswith("ing") and i + 1 < len(words) and not (
             words[i + 1] in lx.DETERMINERS or words[i + 1] in _NOT_A_GESTURE
             or words[i + 1].endswith("ly")
@@ -278,7 +279,7 @@ def make(s: str, c: Context) -> Reading | None:
                 and word not in lx.ING_NOUNS):
             obj = noun_phrase(" ".join(words[:i]))
             if obj.text:
-                return Reading("action", obj.text, obj.text, locator=obj.locator)
+                return in_place("action", obj)
     for i in range(1, len(words)):
         if words[i] in ("a", "an") and words[i - 1] not in lx.DETERMINERS | {"of", "with"}:
             return change(" ".join(words[:i]), " ".join(words[i:]))
@@ -293,15 +294,13 @@ def make(s: str, c: Context) -> Reading | None:
         if len(words) > 1 and re.search(r"(?:ed|y|ful|ous|ic|al|ish|less|ive|er)$", last):
             # "make the shirt crumpled": an unknown property of the object.
             obj = noun_phrase(" ".join(words[:-1]))
-            return Reading("other", obj.text, obj.text, locator=obj.locator)
+            return in_place("other", obj)
         if len(words) > 2 and words[0] in lx.DETERMINERS:
             # "make the cat X" with an unknown single word X: the object is what precedes.
             obj = noun_phrase(" ".join(words[:-1]))
-            return Reading("other", obj.text, obj.text, locator=obj.locator,
-                            flags=["low_confidence"])
+            return in_place("other", obj, flags=["low_confidence"])
         obj = noun_phrase(rest)
-        return Reading("other", obj.text, obj.text, locator=obj.locator,
-                        flags=["low_confidence"])
+        return in_place("other", obj, flags=["low_confidence"])
     return None
 
 
@@ -374,7 +373,7 @@ def be(s: str, c: Context) -> Reading | None:
         return None
     if m["verb"] in ("look", "looks") and y.split()[0] in _LOOK_DIRECTIONS:
         obj = noun_phrase(x)
-        return Reading("action", obj.text, obj.text, locator=obj.locator)
+        return in_place("action", obj)
     coating = _COVERED.match(y)
     if coating:
         return covered(x, coating["y"])
@@ -418,7 +417,7 @@ def modal_verb(s: str, c: Context) -> Reading | None:
     if m and m["verb"] not in _NOT_A_GESTURE and m["verb"] not in _POSSESSING:
         subject = noun_phrase(m["x"])
         if subject.text and not is_pronoun(subject.text):
-            return Reading("action", subject.text, subject.text, locator=subject.locator)
+            return in_place("action", subject)
     return None
 
 
@@ -480,7 +479,7 @@ def present_action(s: str, c: Context) -> Reading | None:
         if word.endswith(("s", "ing")) and action_word(word) and word not in lx.MATERIALS:
             obj = noun_phrase(" ".join(words[:i]))
             if obj.text:
-                return Reading("action", obj.text, obj.text, locator=obj.locator)
+                return in_place("action", obj)
             return None
     return None
 
@@ -525,7 +524,7 @@ def take_on(s: str, c: Context) -> Reading | None:
     if look["kind"] in ("hue", "tint", "color", "colour", "tone", "shade") or core == "color":
         name = without_colors(obj.text)
         return Reading("color", name, name, locator=obj.locator)
-    return Reading("texture", obj.text, obj.text, locator=obj.locator)
+    return in_place("texture", obj)
 
 
 _BACKGROUND_AS = re.compile(

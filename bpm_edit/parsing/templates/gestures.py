@@ -10,6 +10,7 @@ import re
 from bpm_edit.parsing.templates.readings import (
     Context,
     Reading,
+    in_place,
     is_whole_image,
     noun_phrase,
 )
@@ -31,7 +32,7 @@ def text_edit(s: str, c: Context) -> Reading | None:
     obj = noun_phrase(m["x"] or m["x2"])
     if obj.text is None or is_whole_image(obj.text):
         return None
-    return Reading("other", obj.text, obj.text, locator=obj.locator)
+    return in_place("other", obj)
 
 
 _MARK = re.compile(
@@ -49,7 +50,7 @@ def mark(s: str, c: Context) -> Reading | None:
     obj = noun_phrase(m["x"])
     if obj.text is None:
         return None
-    return Reading("other", obj.text, obj.text, locator=obj.locator)
+    return in_place("other", obj)
 
 
 _ACTION_IMPERATIVE = re.compile(
@@ -66,4 +67,4 @@ def action_imperative(s: str, c: Context) -> Reading | None:
     obj = noun_phrase(m["x"])
     if obj.text is None:
         return None
-    return Reading("action", obj.text, obj.text, locator=obj.locator)
+    return in_place("action", obj)

@@ -20,6 +20,7 @@ from bpm_edit.parsing.templates.readings import (
     Reading,
     add,
     change,
+    in_place,
     is_whole_image,
     move,
     noun_phrase,
@@ -52,7 +53,7 @@ def size_verb(s: str, c: Context) -> Reading | None:
         return None
     if is_whole_image(source.text):
         return None
-    return Reading("size", source.text, source.text, size=size, locator=source.locator)
+    return in_place("size", source, size=size)
 
 
 _MOVE = re.compile(
@@ -180,4 +181,4 @@ def orient(s: str, c: Context) -> Reading | None:
     obj = noun_phrase(m["x"] or m["x2"] or m["x3"])
     if obj.text is None or is_whole_image(obj.text):
         return whole_image() if obj.text else None
-    return Reading("other", obj.text, obj.text, locator=obj.locator)
+    return in_place("other", obj)

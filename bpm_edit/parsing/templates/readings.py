@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bpm_edit.parsing import lexicon as lx
 from bpm_edit.parsing.grammar import (
@@ -89,6 +90,12 @@ def is_pronoun_source(phrase: str | None) -> bool:
     return phrase is not None and phrase.strip() in ("it", "this", "that", "them", "they")
 
 
+def in_place(edit_type: str, obj: NounPhrase, **fields: Any) -> Reading:
+    """An edit of one object that stays where and what it is (its colour, texture, size,
+    pose...): source and target are the same mention."""
+    return Reading(edit_type, obj.text, obj.text, locator=obj.locator, **fields)
+
+
 def whole_image() -> Reading:
     """A whole-image edit (style, time of day, weather, restoration)."""
     return Reading("style_global", WHOLE_IMAGE, WHOLE_IMAGE)
@@ -139,7 +146,7 @@ def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
         # "have them be in space", "the man should be in a forest": a new setting
         return Reading("background", "background", scene)
     if source.head in lx.POSE_NOUNS:
-        return Reading("action", source.text, source.text, locator=source.locator)
+        return in_place("action", source)
     complement = classify_complement(y_text, material_first=material_first)
     kind = complement.kind
     if property_match:
@@ -148,19 +155,18 @@ def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
                 "surface": "texture", "finish": "texture"}.get(word, word)
         if kind == "size":
             size = size_in(y_text)
-            return Reading("size", source.text, source.text, size=size, locator=source.locator)
+            return in_place("size", source, size=size)
     if kind == "color":
         obj = without_colors(source.text)
         return Reading("color", obj, obj, locator=source.locator)
     if kind == "texture":
-        return Reading("texture", source.text, source.text, locator=source.locator)
+        return in_place("texture", source)
     if kind == "size":
-        return Reading("size", source.text, source.text, size=complement.size,
-                        locator=source.locator)
+        return in_place("size", source, size=complement.size)
     if kind == "action":
-        return Reading("action", source.text, source.text, locator=source.locator)
+        return in_place("action", source)
     if kind == "state":
-        return Reading("other", source.text, source.text, locator=source.locator)
+        return in_place("other", source)
     if kind == "relation" and complement.relation is not None:
         return move(source, complement.relation)
     adjectival = not re.match(r"^(?:be\s+|look like\s+|like\s+|resemble\s+)?(?:a|an|the)\s",
@@ -174,8 +180,8 @@ def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
         for w in tokens_of(y_text)
     ):
         if any(w in ("brighter", "darker", "dark", "bright", "lighter") for w in tokens_of(y_text)):
-            return Reading("color", source.text, source.text, locator=source.locator)
-        return Reading("texture", source.text, source.text, locator=source.locator)
+            return in_place("color", source)
+        return in_place("texture", source)
     target_text, size = replacement_target(re.sub(r"^(?:be|become|look like|resemble)\s+", "",
                                                y_text))
     if target_text and source.head and target_text.split()[-1] in ("one", "ones"):
@@ -380,5 +386,5 @@ def covered(x: str, y: str) -> Reading:
         name = without_colors(obj.text)
         return Reading("color", name, name, locator=obj.locator)
     if kind == "texture" or (target.head in lx.COVERINGS):
-        return Reading("texture", obj.text, obj.text, locator=obj.locator)
+        return in_place("texture", obj)
     return Reading("add", None, target.text, reference=obj.text, position="inside")
