@@ -146,7 +146,7 @@ def run_single(args: argparse.Namespace) -> int:
     editor, metric, info = load_models(args)
     out = Path(args.out)
     result = enhance_item(args, editor, metric, info, inputs)
-    files = write_outputs(result, out, inputs, args, info)
+    files = write_outputs(result, out, inputs, args)
     summary = result.to_dict()
     print(format_summary(summary))
     print(f"wrote {', '.join(sorted(files))} to {out}")
@@ -211,7 +211,7 @@ def enhance_item(args, editor, metric, info, inputs: dict[str, Any], seed: int |
     )
 
 
-def write_outputs(result, out: Path, inputs: dict[str, Any], args, info) -> list[str]:
+def write_outputs(result, out: Path, inputs: dict[str, Any], args) -> list[str]:
     """Write the images and result.json into `out` (each file atomically)."""
     from pipelines.enhancer import render_comparison
 
@@ -316,7 +316,7 @@ def run_batch(args: argparse.Namespace) -> int:
         try:
             result = enhance_item(args, editor, metric, info, item, seed=seed)
             folder = out / "items" / key[:16]
-            files = write_outputs(result, folder, item, args, info)
+            files = write_outputs(result, folder, item, args)
         except (ValueError, OSError) as err:
             failures += 1
             progress.write(f"error: {where}{err}")

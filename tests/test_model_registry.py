@@ -284,7 +284,7 @@ def test_sam_boxes_batched_equal_one_by_one(tiny):
         segmenter.segment(image, np.array([[0, 0, np.nan, 4]]))
 
 
-def test_clip_text_cache_hits(tiny):
+def test_clip_text_cache_hits():
     model, preprocess, tokenizer = seeded_tiny_clip(5)
     encoder = OpenClipEncoder(model, preprocess, tokenizer, text_cache_size=2)
     first = encoder.encode_texts(["cat", "dog", "cat"])

@@ -130,7 +130,7 @@ def test_without_a_cache_nothing_is_written(tmp_path, monkeypatch):
     assert specs[0].target_object == "cat" and list(tmp_path.iterdir()) == []
 
 
-def test_progress_bar_goes_to_stderr(tmp_path, capsys):
+def test_progress_bar_goes_to_stderr(capsys):
     parse_many([f"add a cat{i}" for i in range(30)], CountingParser(), progress=True)
     captured = capsys.readouterr()
     assert captured.out == "" and "30/30" in captured.err

@@ -52,7 +52,7 @@ def test_parse_missing_file_exits_2_naming_it(tmp_path, capsys):
     assert code == 2 and f"instruction file not found: {missing}" in err
 
 
-def test_parse_needs_exactly_one_input(tmp_path, capsys):
+def test_parse_needs_exactly_one_input(capsys):
     code, _, err = run(["parse"], capsys)
     assert code == 2 and "either one instruction or --file" in err
 

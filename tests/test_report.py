@@ -154,7 +154,7 @@ def test_report_rows_images_and_offline(synthetic, tmp_path):
     assert "alignment" in page.headings
 
 
-def test_report_without_items_lists_records(tmp_path):
+def test_report_without_items_lists_records():
     records = [{"key": "k1", "item_id": "a", "input_id": "i", "model": "m", "metric": "bpm",
                 "score": 0.5, "components": {"s_modify": 0.1}, "flags": ["low_confidence"],
                 "error": None, "elapsed_s": 1.0},
