@@ -560,25 +560,47 @@ def write_plain(items: Sequence[EditItem], path: str | Path) -> Path:
 # --------------------------------------------------------------------------- dispatch
 
 
-def load_dataset(path: str | Path, **options: Any) -> LoadResult:
-    """Load by file name: a folder or `edit_sessions.json` -> MagicBrush (a folder with
-    `mapping_file.json` -> PIE-Bench), `*.jsonl`/`*.csv` -> plain, other `*.json` -> BPM
-    metadata. `options` go to that loader."""
+#: The loaders by name ("jsonl" and "csv" are both the plain format).
+DATASET_FORMATS = ("bpm", "magicbrush", "piebench", "jsonl", "csv")
+
+
+def dataset_format(path: str | Path) -> str:
+    """The format a path's name implies: a folder or `edit_sessions.json` -> "magicbrush"
+    (a folder with `mapping_file.json` -> "piebench"), `*.jsonl`/`*.csv` -> plain, other
+    `*.json` -> "bpm" (the authors' metadata)."""
     path = Path(path)
     if path.is_dir():
         if (path / "mapping_file.json").is_file():
-            return load_pie_bench(path, **options)
+            return "piebench"
         if (path / "edit_sessions.json").is_file():
-            return load_magicbrush(path, **options)
+            return "magicbrush"
         raise DatasetError(f"{path}: a folder needs edit_sessions.json (MagicBrush) or "
                            "mapping_file.json (PIE-Bench)")
     if path.name == "edit_sessions.json":
-        return load_magicbrush(path.parent, **options)
+        return "magicbrush"
     if path.name == "mapping_file.json":
-        return load_pie_bench(path.parent, **options)
-    if path.suffix.lower() in (".jsonl", ".csv"):
-        return load_plain(path, **options)
-    if path.suffix.lower() == ".json":
-        return load_bpm_metadata(path, **options)
+        return "piebench"
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".csv"):
+        return suffix[1:]
+    if suffix == ".json":
+        return "bpm"
     raise DatasetError(f"{path}: unknown dataset format (expected a folder, .json, .jsonl "
                        "or .csv)")
+
+
+def load_dataset(path: str | Path, kind: str = "auto", **options: Any) -> LoadResult:
+    """Load `path` with the loader of `kind` (one of `DATASET_FORMATS`; "auto": the one
+    `dataset_format` picks from the name). `options` go to that loader; MagicBrush and
+    PIE-Bench are loaded from the folder of a file given inside it."""
+    path = Path(path)
+    kind = dataset_format(path) if kind == "auto" else kind
+    if kind in ("magicbrush", "piebench"):
+        folder = path.parent if path.is_file() else path
+        load = load_magicbrush if kind == "magicbrush" else load_pie_bench
+        return load(folder, **options)
+    if kind in ("jsonl", "csv"):
+        return load_plain(path, **options)
+    if kind == "bpm":
+        return load_bpm_metadata(path, **options)
+    raise DatasetError(f"unknown dataset format {kind!r}; choose from {DATASET_FORMATS}")

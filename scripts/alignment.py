@@ -4,7 +4,7 @@
         --dataset DATA [--pairs all|authors] [--model-names a,b,c,d] --out DIR
 
 DATA is any format `evaluation.datasets.load_dataset` reads (plain .jsonl/.csv, the BPM
-authors' metadata .json, a MagicBrush split folder, a PIE-Bench folder). Writes
+authors' metadata .json, a MagicBrush split folder, a PIE-Bench folder; see --format). Writes
 DIR/tables.md, DIR/<table>.csv, DIR/alignment.json and prints the Markdown. Rows of the
 dataset that fail to load are reported on stderr and left out. Input files are only read.
 """
@@ -25,22 +25,9 @@ from evaluation.alignment import (  # noqa: E402
     build_sheet,
     read_results,
 )
-from evaluation.datasets import DatasetError, load_dataset  # noqa: E402
-from evaluation.items import GT_ROLES  # noqa: E402
+from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
+from evaluation.datasets import DatasetError  # noqa: E402
 from evaluation.tables import build_report, to_markdown, write_tables  # noqa: E402
-
-
-def _roles(text: str | None) -> dict[int, str] | None:
-    if not text:
-        return None
-    roles = {}
-    for part in text.split(","):
-        slot, _, role = part.partition("=")
-        if not slot.strip().isdigit() or role.strip() not in GT_ROLES:
-            raise argparse.ArgumentTypeError(
-                f"--roles expects SLOT=ROLE pairs with ROLE in {GT_ROLES}, got {part!r}")
-        roles[int(slot)] = role.strip()
-    return roles
 
 
 def _component_rows(text: str | None) -> tuple[tuple[str, str], ...]:
@@ -60,21 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", action="append", required=True,
                         help="results JSONL from scripts/evaluate.py (repeatable)")
-    parser.add_argument("--dataset", required=True, help="the dataset with human scores")
     parser.add_argument("--out", required=True, help="output folder for the tables")
     parser.add_argument("--pairs", choices=("all", "authors"), default="all",
                         help="all model pairs, or the authors' six pairs of the 4-model "
                              "local set (models in dataset order)")
     parser.add_argument("--metrics", help="comma-separated metrics to report (default: all)")
-    parser.add_argument("--model-names", help="BPM metadata: names of edited_image1..N")
-    parser.add_argument("--data-root", help="BPM metadata: folder the image paths are "
-                                            "relative to (default: the file's folder)")
-    parser.add_argument("--roles", help="BPM gt-test metadata: SLOT=ROLE,... e.g. "
-                                        "1=ground_truth,2=excessively_modified,"
-                                        "3=excessively_preserved")
-    parser.add_argument("--outputs", action="append", default=[], metavar="MODEL=FOLDER",
-                        help="MagicBrush/PIE-Bench: an editing model's output folder "
-                             "(repeatable), as given to scripts/evaluate.py")
+    add_dataset_arguments(parser.add_argument_group("dataset (with the human scores)"))
     parser.add_argument("--no-check-files", action="store_true",
                         help="do not check that image files exist")
     parser.add_argument("--lower-is-better", default=",".join(sorted(LOWER_IS_BETTER)),
@@ -91,32 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="a human size/position score >= this is a human 'pass'")
     args = parser.parse_args(argv)
 
-    options: dict = {}
-    if args.no_check_files:
-        options["check_files"] = False
-    dataset = Path(args.dataset)
-    if dataset.suffix.lower() == ".json" and dataset.name not in (
-            "edit_sessions.json", "mapping_file.json"):
-        if args.model_names:
-            options["model_names"] = [n.strip() for n in args.model_names.split(",")]
-        if args.data_root:
-            options["data_root"] = args.data_root
-        try:
-            options["roles"] = _roles(args.roles)
-        except argparse.ArgumentTypeError as err:
-            parser.error(str(err))
-    elif args.outputs:
-        outputs = dict(part.split("=", 1) for part in args.outputs if "=" in part)
-        if len(outputs) != len(args.outputs):
-            print("error: --outputs expects MODEL=FOLDER", file=sys.stderr)
-            return 2
-        options["outputs"] = outputs
     try:
         component_rows = _component_rows(args.component_rows)
     except argparse.ArgumentTypeError as err:
         parser.error(str(err))
     try:
-        loaded = load_dataset(dataset, **options)
+        loaded = load_dataset_from_args(args, check_files=not args.no_check_files)
         records = [r for path in args.results for r in read_results(path)]
         sheet = build_sheet(loaded.items, records,
                             [m.strip() for m in args.lower_is_better.split(",") if m.strip()])

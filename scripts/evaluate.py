@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-FORMATS = ("auto", "bpm", "magicbrush", "piebench", "jsonl", "csv")
+from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 
 
 def _weight_flags() -> dict[str, str]:
@@ -43,31 +43,6 @@ def _weight_flags() -> dict[str, str]:
     return flags
 
 
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    result = {}
-    for value in values or []:
-        name, sep, path = value.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise ValueError(f"{option} expects NAME=PATH, got {value!r}")
-        result[name.strip()] = path.strip()
-    return result
-
-
-def _roles(text: str | None) -> dict[int, str] | None:
-    from evaluation.items import GT_ROLES
-
-    if not text:
-        return None
-    roles = {}
-    for part in text.split(","):
-        slot, _, role = part.partition("=")
-        if not slot.strip().isdigit() or role.strip() not in GT_ROLES:
-            raise ValueError(f"--roles expects SLOT=ROLE pairs with ROLE in {GT_ROLES}, "
-                             f"got {part!r}")
-        roles[int(slot)] = role.strip()
-    return roles
-
-
 def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -75,18 +50,7 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
     )
     data = parser.add_argument_group("dataset")
-    data.add_argument("--dataset", required=True, help="dataset file or folder")
-    data.add_argument("--format", choices=FORMATS, default="auto",
-                      help="bpm (authors' metadata JSON), magicbrush (split folder), piebench "
-                           "(folder with mapping_file.json), jsonl/csv (plain); "
-                           "default: from the name")
-    data.add_argument("--data-root", help="bpm: folder the image paths are relative to")
-    data.add_argument("--model-names", help="bpm: comma-separated names of edited_image1..N")
-    data.add_argument("--roles", help="bpm gt-test metadata: SLOT=ROLE,... e.g. "
-                                      "1=ground_truth,2=excessively_modified,"
-                                      "3=excessively_preserved")
-    data.add_argument("--outputs", action="append", metavar="MODEL=FOLDER",
-                      help="magicbrush/piebench: an editing model's output folder (repeatable)")
+    add_dataset_arguments(data)
     data.add_argument("--mask-dir", help="magicbrush/piebench: folder to write decoded masks to")
     data.add_argument("--limit", type=int, help="score only the first N items")
 
@@ -120,54 +84,6 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
-def dataset_format(path: Path, chosen: str) -> str:
-    """The loader for `path`: `chosen`, or for "auto" the one its name implies."""
-    if chosen != "auto":
-        return chosen
-    if path.is_dir():
-        if (path / "mapping_file.json").is_file():
-            return "piebench"
-        if (path / "edit_sessions.json").is_file():
-            return "magicbrush"
-        raise ValueError(f"{path}: a dataset folder needs edit_sessions.json (MagicBrush) or "
-                         "mapping_file.json (PIE-Bench); or give --format")
-    if path.name == "edit_sessions.json":
-        return "magicbrush"
-    if path.name == "mapping_file.json":
-        return "piebench"
-    formats = {".jsonl": "jsonl", ".csv": "csv", ".json": "bpm"}
-    if path.suffix.lower() not in formats:
-        raise ValueError(f"{path}: cannot tell the dataset format from the name; give --format")
-    return formats[path.suffix.lower()]
-
-
-def load_items(args: argparse.Namespace):
-    """The dataset's items and row errors, per --format."""
-    from evaluation.datasets import (
-        load_bpm_metadata,
-        load_magicbrush,
-        load_pie_bench,
-        load_plain,
-    )
-
-    path = Path(args.dataset)
-    kind = dataset_format(path, args.format)
-    outputs = _pairs(args.outputs, "--outputs")
-    folder = path.parent if path.is_file() else path
-    if kind == "bpm":
-        names = [n.strip() for n in args.model_names.split(",")] if args.model_names else None
-        return load_bpm_metadata(path, data_root=args.data_root, model_names=names,
-                                 roles=_roles(args.roles))
-    if kind == "magicbrush":
-        return load_magicbrush(folder, outputs=outputs or None, mask_dir=args.mask_dir)
-    if kind == "piebench":
-        if not outputs:
-            raise ValueError("PIE-Bench holds no edited images: give each editing model's "
-                             "output folder with --outputs MODEL=FOLDER")
-        return load_pie_bench(folder, outputs=outputs, mask_dir=args.mask_dir)
-    return load_plain(path)
-
-
 def _accelerator(device: str | None):
     """An `accelerate.Accelerator` (one process when not launched by accelerate)."""
     from accelerate import Accelerator
@@ -187,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         names = parse_metric_names(args.metrics)
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-        loaded = load_items(args)
+        loaded = load_dataset_from_args(args, mask_dir=args.mask_dir)
     except (ValueError, DatasetError, OSError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args
 from evaluation.datasets import (
     MAGICBRUSH_TARGET_MODEL,
     DatasetError,
@@ -262,6 +264,29 @@ def test_load_dataset_dispatch_errors(tmp_path):
         load_dataset(tmp_path / "data.parquet")
     with pytest.raises(DatasetError, match="file not found"):
         load_dataset(tmp_path / "none.jsonl")
+    with pytest.raises(DatasetError, match="unknown dataset format 'parquet'"):
+        load_dataset(tmp_path / "none.jsonl", "parquet")
+
+
+def test_dataset_flags_are_checked_and_picked_per_format(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_dataset_arguments(parser)
+
+    def load(*flags: str):
+        return load_dataset_from_args(parser.parse_args(["--dataset", *flags]))
+
+    (tmp_path / "mapping_file.json").write_text("{}")
+    with pytest.raises(DatasetError, match="--outputs MODEL=FOLDER"):
+        load(str(tmp_path))  # PIE-Bench, detected from the folder, needs the outputs
+    with pytest.raises(DatasetError, match="--outputs expects MODEL=FOLDER, got 'ip2p'"):
+        load(str(tmp_path), "--outputs", "ip2p")
+    assert load(str(tmp_path), "--outputs", " ip2p = out ").items == []
+    metadata = tmp_path / "meta.json"
+    metadata.write_text("[]")
+    with pytest.raises(DatasetError, match="--roles expects SLOT=ROLE.*got '1=best'"):
+        load(str(metadata), "--roles", "1=best")
+    with pytest.raises(DatasetError, match=r"edit_sessions\.json: file not found"):
+        load(str(metadata), "--format", "magicbrush")  # --format overrides the name
 
 
 # --------------------------------------------------------------------------- synthetic set
