@@ -26,6 +26,17 @@ EDIT_TYPES = (
 SIZE_CHANGES = ("larger", "smaller", "unchanged")
 POSITION_CHANGES = ("left", "right", "up", "down", "inside", "near", "unchanged", "none")
 WHOLE_IMAGE = "all"
+#: The fields that say what the edit is (what a parser reads from an instruction); the
+#: others (instruction, parser, flags) say where a spec came from.
+EDIT_FIELDS = (
+    "edit_type",
+    "source_object",
+    "target_object",
+    "reference_object",
+    "size_change",
+    "position_change",
+    "source_locator",
+)
 
 #: Flags a parser may attach to a spec. Anything else is rejected, so a typo cannot
 #: silently create a new flag nobody checks for.

@@ -21,18 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from bpm_edit.parsing.base import InstructionParser
-from bpm_edit.spec import WHOLE_IMAGE, EditSpec, SpecError
+from bpm_edit.spec import EDIT_FIELDS, WHOLE_IMAGE, EditSpec, SpecError
 
-#: Label fields a case (or an `alt_labels` entry) may carry.
-LABEL_FIELDS = (
-    "edit_type",
-    "source_object",
-    "target_object",
-    "reference_object",
-    "size_change",
-    "position_change",
-    "source_locator",
-)
+#: Label fields a case (or an `alt_labels` entry) may carry: the spec's edit fields.
+LABEL_FIELDS = EDIT_FIELDS
 #: Extra, unscored fields a case may carry.
 INFO_FIELDS = ("instruction", "source", "source_id", "notes", "alt_labels")
 DIRECTIONAL_POSITIONS = ("left", "right", "up", "down", "inside", "near")
@@ -98,7 +90,7 @@ def _parse_case(row: Any, where: str) -> ParserCase:
     instruction = row.get("instruction")
     if not isinstance(instruction, str) or not instruction.strip():
         raise CaseFileError(f"{where}: 'instruction' must be a non-empty string")
-    missing = [k for k in LABEL_FIELDS[:6] if k not in row]
+    missing = [k for k in LABEL_FIELDS if k != "source_locator" and k not in row]
     if missing:
         raise CaseFileError(f"{where}: missing label field(s) {missing}")
     expected = _spec_from_label(row, where)

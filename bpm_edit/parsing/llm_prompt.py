@@ -18,7 +18,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from bpm_edit.parsing.base import InstructionParser
-from bpm_edit.spec import EDIT_TYPES, POSITION_CHANGES, SIZE_CHANGES, EditSpec, SpecError
+from bpm_edit.spec import (
+    EDIT_FIELDS,
+    EDIT_TYPES,
+    POSITION_CHANGES,
+    SIZE_CHANGES,
+    EditSpec,
+    SpecError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +37,8 @@ PROMPT_VERSION = "v1"
 #: flagged "truncated"), so one pathological input cannot exceed the model's context.
 MAX_PROMPT_INSTRUCTION_CHARS = 2000
 
-ANSWER_FIELDS = (
-    "edit_type",
-    "source_object",
-    "target_object",
-    "reference_object",
-    "size_change",
-    "position_change",
-    "source_locator",
-)
+#: An answer carries exactly the spec's edit fields.
+ANSWER_FIELDS = EDIT_FIELDS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 
