@@ -210,10 +210,13 @@ def resolve_pairs(models: Sequence[str], pairs: str | Sequence[tuple[str, str]]
         return authors_pairs(models)
     if isinstance(pairs, str):
         raise AlignmentError(f"pairs must be 'all', 'authors' or a list of pairs, got {pairs!r}")
+    malformed = [pair for pair in pairs if isinstance(pair, str) or len(pair) != 2]
+    if malformed:
+        raise AlignmentError(f"each pair must name two models, got {malformed}")
     unknown = sorted({m for pair in pairs for m in pair} - set(models))
     if unknown:
         raise AlignmentError(f"pairs name unknown model(s) {unknown}; models: {list(models)}")
-    return [tuple(pair) for pair in pairs]  # type: ignore[misc]
+    return [(a, b) for a, b in pairs]
 
 
 # --------------------------------------------------------------------------- pairwise

@@ -19,6 +19,7 @@ from evaluation.alignment import (
     correlations,
     pairwise_alignment,
     read_results,
+    resolve_pairs,
     verdict_accuracy,
 )
 from evaluation.items import EditItem
@@ -105,6 +106,11 @@ def test_authors_pairs_order_and_errors():
         ("m1", "m2"), ("m1", "m3"), ("m2", "m3"), ("m4", "m3"), ("m4", "m2"), ("m4", "m1")]
     with pytest.raises(AlignmentError, match="exactly 4"):
         authors_pairs(["a", "b", "c"])
+    assert resolve_pairs(["a", "b"], [["b", "a"]]) == [("b", "a")]
+    with pytest.raises(AlignmentError, match=r"two models, got \[\('a', 'b', 'c'\)\]"):
+        resolve_pairs(["a", "b", "c"], [("a", "b", "c")])
+    with pytest.raises(AlignmentError, match="unknown model"):
+        resolve_pairs(["a", "b"], [("a", "z")])
     with pytest.raises(AlignmentError, match="no results"):
         pairwise_alignment(_sheet(), "missing-metric")
 
