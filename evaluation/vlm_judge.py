@@ -34,13 +34,18 @@ import re
 import threading
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PIL import Image
 
+from bpm_edit.chat_endpoint import (
+    HTTPStatusError,
+    answer_text,
+    chat_completions_url,
+    post_chat,
+)
 from evaluation.items import EditItem
 from evaluation.metrics import FatalMetricError, MetricOutput, load_pair
 
@@ -151,8 +156,8 @@ def image_data_url(image: Image.Image, max_side: int) -> str:
 class VLMJudge:
     """VLM judge over an OpenAI-compatible `/chat/completions` endpoint.
 
-    `base_url` is the API root (e.g. "http://localhost:8000/v1"; a URL ending in
-    "/chat/completions" is used as is). The API key is `api_key` or the environment
+    `base_url` is the API root, with or without "/v1" (e.g. "http://localhost:8000/v1";
+    a URL ending in "/chat/completions" is used as is). The API key is `api_key` or the environment
     variable `api_key_env` (none sent when both are empty). Up to `concurrency` requests
     run at once within a batch. The result key covers the model name, the prompt and the
     image size, not the URL or the key: the same model served elsewhere reuses results.
@@ -174,14 +179,11 @@ class VLMJudge:
         retry_backoff_s: float = 2.0,
         concurrency: int = 4,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"VLM base_url must start with http:// or https://, got {base_url!r}")
         if max_side < 16:
             raise ValueError(f"max_side must be >= 16, got {max_side}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        url = base_url.rstrip("/")
-        self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
+        self.url = chat_completions_url(base_url)
         self.model = model
         self.api_key = api_key if api_key is not None else os.environ.get(api_key_env) or None
         self.max_side = max_side
@@ -249,28 +251,21 @@ class VLMJudge:
 
     def ask(self, messages: list[dict[str, Any]]) -> str:
         """The answer text of one chat request (retrying 429/5xx and timeouts)."""
-        body = json.dumps({
-            "model": self.model, "messages": messages, "temperature": 0,
-            "max_tokens": self.max_tokens,
-        }).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        body = {"model": self.model, "messages": messages, "temperature": 0,
+                "max_tokens": self.max_tokens}
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
-            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    payload = response.read()
+                payload = post_chat(self.url, body, self.api_key, self.timeout_s)
                 break
-            except urllib.error.HTTPError as err:
-                detail = err.read()[:300].decode("utf-8", "replace").strip()
-                message = f"VLM endpoint {self.url} answered HTTP {err.code}: {detail}"
-                if err.code in _FATAL_STATUS:
+            except HTTPStatusError as err:
+                detail = err.body[:300].strip()
+                message = f"VLM endpoint {self.url} answered HTTP {err.status}: {detail}"
+                if err.status in _FATAL_STATUS:
                     raise FatalMetricError(
                         message + " (check the URL, the model name and the API key)"
                     ) from err
-                if err.code not in _RETRY_STATUS or last:
+                if err.status not in _RETRY_STATUS or last:
                     raise VLMRequestError(message) from err
             except urllib.error.URLError as err:
                 if isinstance(err.reason, TimeoutError):
@@ -297,15 +292,12 @@ def _request_id(item: EditItem) -> tuple[str, str, str]:
 
 def _answer_text(payload: bytes, url: str) -> str:
     try:
-        data = json.loads(payload)
-        content = data["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError) as err:
+        text = answer_text(json.loads(payload))
+    except ValueError:
+        text = None
+    if text is None:
         raise VLMRequestError(
             f"VLM endpoint {url} sent a response that is not an OpenAI chat completion: "
             f"{payload[:200]!r}"
-        ) from err
-    if isinstance(content, list):  # content parts
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    if not isinstance(content, str):
-        return ""
-    return content
+        )
+    return text

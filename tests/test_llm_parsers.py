@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bpm_edit.chat_endpoint import chat_completions_url
 from bpm_edit.parsing import clear_parsers, get_parser, parse_instruction
 from bpm_edit.parsing.cache import parse_many
 from bpm_edit.parsing.llm_prompt import (
@@ -24,7 +25,7 @@ from bpm_edit.parsing.llm_prompt import (
     build_prompt,
     spec_from_llm_answer,
 )
-from bpm_edit.parsing.openai_parser import LLMEndpointError, OpenAIParser, chat_completions_url
+from bpm_edit.parsing.openai_parser import LLMEndpointError, OpenAIParser
 from bpm_edit.parsing.rules import RulesParser
 from bpm_edit.spec import EDIT_TYPES, EditSpec
 

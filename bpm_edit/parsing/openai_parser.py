@@ -16,11 +16,16 @@ import os
 import threading
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bpm_edit.chat_endpoint import (
+    HTTPStatusError,
+    answer_text,
+    chat_completions_url,
+    post_chat,
+)
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.parsing.llm_prompt import (
     ANSWER_SCHEMA,
@@ -40,23 +45,6 @@ class LLMEndpointError(RuntimeError):
     """The chat endpoint could not be reached or did not answer usably."""
 
 
-def chat_completions_url(base_url: str) -> str:
-    """The chat completions URL for a base URL given with or without `/v1`.
-
-    "http://host:8000" and "http://host:8000/v1" both give
-    "http://host:8000/v1/chat/completions"; a URL that already ends in
-    "/chat/completions" is used as it is.
-    """
-    url = base_url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-    if url.endswith("/chat/completions"):
-        return url
-    if url.endswith("/v1"):
-        return f"{url}/chat/completions"
-    return f"{url}/v1/chat/completions"
-
-
 def _response_format(level: str) -> dict[str, Any] | None:
     if level == "json_schema":
         return {
@@ -66,13 +54,6 @@ def _response_format(level: str) -> dict[str, Any] | None:
     if level == "json_object":
         return {"type": "json_object"}
     return None
-
-
-class _HTTPStatusError(Exception):
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(status, body)
-        self.status = status
-        self.body = body
 
 
 class OpenAIParser:
@@ -189,7 +170,7 @@ class OpenAIParser:
                 body["response_format"] = response_format
             try:
                 reply = self._post_with_retries(body)
-            except _HTTPStatusError as err:
+            except HTTPStatusError as err:
                 if err.status in (400, 422) and response_format is not None:
                     logger.info(
                         "%s rejected response_format %s (HTTP %d); trying %s",
@@ -206,22 +187,21 @@ class OpenAIParser:
 
     def _answer_text(self, reply: Any) -> str:
         """The assistant's text from a chat completion ("" when it has none)."""
-        try:
-            content = reply["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError):
+        text = answer_text(reply)
+        if text is None:
             raise LLMEndpointError(
                 f"chat endpoint {self.url} sent a reply without choices[0].message.content: "
                 f"{json.dumps(reply)[:300]}"
-            ) from None
-        return content if isinstance(content, str) else ""
+            )
+        return text
 
     def _post_with_retries(self, body: dict[str, Any]) -> Any:
-        """POST `body`; retry transport failures; raise `_HTTPStatusError` for other codes."""
+        """POST `body`; retry transport failures; raise `HTTPStatusError` for other codes."""
         attempts = self.retries + 1
         for attempt in range(attempts):
             try:
                 return self._post(body)
-            except _HTTPStatusError as err:
+            except HTTPStatusError as err:
                 if err.status != 429 and err.status < 500:
                     raise
                 problem = f"answered HTTP {err.status}: {err.body[:300]}"
@@ -242,19 +222,8 @@ class OpenAIParser:
         raise LLMEndpointError(f"chat endpoint {self.url} {problem} (tried {tries})")
 
     def _post(self, body: dict[str, Any]) -> Any:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(
-            self.url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as err:
-            detail = err.read().decode("utf-8", errors="replace")
-            raise _HTTPStatusError(err.code, detail) from None
+        raw = post_chat(self.url, body, key, self.timeout)
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
