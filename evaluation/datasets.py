@@ -59,8 +59,9 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -340,19 +341,30 @@ def load_magicbrush(
                 result.errors.append(RowError(str(sessions_path), input_id, problem.field_name,
                                               problem.message))
                 continue
+            edits = []
             for model, folder in models:
-                try:
-                    base = image_dir if folder is None else folder / str(img_id)
-                    edited = _existing(base, output_name, "output", check_files)
-                except _RowProblem as problem:
-                    result.errors.append(RowError(str(sessions_path), f"{input_id}:{model}",
-                                                  problem.field_name, problem.message))
-                    continue
-                result.items.append(EditItem(
-                    item_id=f"{input_id}:{model}", input_id=input_id, original=original,
-                    edited=edited, instruction=instruction, model=model,
-                    mask_original=mask, mask_edited=mask))
+                base = image_dir if folder is None else folder / str(img_id)
+                edits.append((model, partial(_existing, base, output_name, "output",
+                                             check_files)))
+            _add_edits(result, str(sessions_path), edits, input_id=input_id,
+                       original=original, instruction=instruction, mask=mask)
     return result
+
+
+def _add_edits(result: LoadResult, file: str, edits: list[tuple[str, Callable[[], str]]],
+               input_id: str, original: str, instruction: str, mask: str | None) -> None:
+    """One item per (model, find its edited image) of one input; a model whose image is
+    missing is a row error, and the other models' items still load."""
+    for model, find_edited in edits:
+        item_id = f"{input_id}:{model}"
+        try:
+            edited = find_edited()
+        except _RowProblem as problem:
+            result.errors.append(RowError(file, item_id, problem.field_name, problem.message))
+            continue
+        result.items.append(EditItem(
+            item_id=item_id, input_id=input_id, original=original, edited=edited,
+            instruction=instruction, model=model, mask_original=mask, mask_edited=mask))
 
 
 # --------------------------------------------------------------------------- PIE-Bench
@@ -427,17 +439,10 @@ def load_pie_bench(
             result.errors.append(RowError(str(mapping_path), input_id, problem.field_name,
                                           problem.message))
             continue
-        for model, folder in outputs.items():
-            try:
-                edited = _pie_edited(Path(folder), image_path, check_files)
-            except _RowProblem as problem:
-                result.errors.append(RowError(str(mapping_path), f"{input_id}:{model}",
-                                              problem.field_name, problem.message))
-                continue
-            result.items.append(EditItem(
-                item_id=f"{input_id}:{model}", input_id=input_id, original=original,
-                edited=edited, instruction=instruction, model=model,
-                mask_original=mask, mask_edited=mask))
+        edits = [(model, partial(_pie_edited, Path(folder), image_path, check_files))
+                 for model, folder in outputs.items()]
+        _add_edits(result, str(mapping_path), edits, input_id=input_id, original=original,
+                   instruction=instruction, mask=mask)
     return result
 
 
