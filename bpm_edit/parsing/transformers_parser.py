@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bpm_edit.devices import resolve_device
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.parsing.llm_prompt import PROMPT_VERSION, answer_with_retry
 from bpm_edit.spec import EditSpec
@@ -20,10 +21,11 @@ DEFAULT_MODEL = "princeton-nlp/gemma-2-9b-it-SimPO"
 
 
 def _pick_device(device: str | None) -> str:
+    """`device` checked (`bpm_edit.devices`), or CUDA when available, else CPU."""
     import torch
 
     if device is not None:
-        return str(device)
+        return str(resolve_device(device))
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
