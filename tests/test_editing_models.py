@@ -22,13 +22,7 @@ from pipelines.editing_models import (
 )
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def edit(pipe, **kwargs):

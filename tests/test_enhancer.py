@@ -32,12 +32,7 @@ SCRIPT = ROOT / "scripts" / "enhance.py"
 OUTPUT_FILES = ["comparison.png", "mask.png", "result.json", "round1.png", "round2.png"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
