@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
+#: The floating dtypes models run in (the choices of every --dtype flag).
+FLOAT_DTYPES = ("float32", "float16", "bfloat16")
 #: Accepted dtype names (also with a "torch." prefix) and the torch dtype each means.
 DTYPE_NAMES = {
     "float32": "float32", "fp32": "float32",
@@ -61,10 +63,9 @@ def resolve_dtype(
     """
     import torch
 
-    floating = (torch.float32, torch.float16, torch.bfloat16)
     if dtype is None or dtype == "auto":
         return torch.float32 if default is None else default
-    if isinstance(dtype, torch.dtype) and dtype in floating:
+    if isinstance(dtype, torch.dtype) and str(dtype).removeprefix("torch.") in FLOAT_DTYPES:
         return dtype
     if isinstance(dtype, str):
         name = DTYPE_NAMES.get(dtype.lower().removeprefix("torch."))

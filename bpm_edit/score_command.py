@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bpm_edit.devices import FLOAT_DTYPES
+
 EPILOG = """\
 Output: one JSON object with s_modify, s_preserve, s_size, s_position, s_semantic,
 s_region, bpm, flags, spec, regions, verdicts, normalization and timings.
@@ -41,7 +43,7 @@ def register(subparsers: Any) -> None:
     command.add_argument("--models", default="default", choices=("default", "tiny", "random"),
                          help="model weights: real (default), tiny or full-size random")
     command.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    command.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16"),
+    command.add_argument("--dtype", default=None, choices=FLOAT_DTYPES,
                          help="inference precision (default float32)")
     command.add_argument("--parser", default="rules", choices=("rules", "transformers", "openai"),
                          help="instruction parser for --instruction (default rules)")
@@ -52,7 +54,7 @@ def register(subparsers: Any) -> None:
     command.add_argument("--clip-model", default="ViT-L-14",
                          help="open_clip architecture[/tag] (default ViT-L-14, openai weights)")
     command.add_argument("--sam-model", default="vit_h", help="SAM size: vit_h, vit_l or vit_b")
-    command.add_argument("--sam-dtype", choices=("float32", "float16", "bfloat16"),
+    command.add_argument("--sam-dtype", choices=FLOAT_DTYPES,
                          help="SAM autocast precision if not --dtype (speed option, e.g. "
                               "bfloat16 on CPUs with avx512_bf16; see BENCHMARKS.md)")
     command.add_argument("--detection-size", type=int, metavar="PX",

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
 from evaluation.benchmark import (  # noqa: E402
     BenchmarkConfig,
     format_table,
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", choices=("random", "tiny"), default=defaults.models)
     parser.add_argument("--device", default=defaults.device, help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"),
+    parser.add_argument("--dtype", choices=FLOAT_DTYPES,
                         default=defaults.dtype)
     parser.add_argument("--pairs", type=int, default=defaults.pairs)
     parser.add_argument("--edits-per-original", type=int, default=defaults.edits_per_original)

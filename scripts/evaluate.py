@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
 from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=8, help="items per batch")
     run.add_argument("--device", help="torch device (default: the accelerate process's "
                                       "device, else cuda if available, else cpu)")
-    run.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None)
+    run.add_argument("--dtype", choices=FLOAT_DTYPES, default=None)
     run.add_argument("--report", help="also write the HTML report here")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
