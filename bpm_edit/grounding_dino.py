@@ -37,6 +37,7 @@ import torch
 from PIL import Image
 
 from bpm_edit.detection import Detections, Detector
+from bpm_edit.model_registry import DETECTOR_BACKENDS, VARIANTS
 
 if TYPE_CHECKING:
     from transformers import (
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
         GroundingDinoProcessor,
     )
 
-BACKENDS = ("transformers", "groundingdino-py")
-VARIANTS = ("default", "tiny", "random")
 HUB_REPO = "IDEA-Research/grounding-dino-tiny"
 
 BOX_THRESHOLD = 0.3
@@ -423,4 +422,6 @@ def build_grounding_dino(
         return build_groundingdino_py_detector(
             variant, weights, device, dtype, box_threshold, text_threshold, tokenizer
         )
-    raise ValueError(f"unknown Grounding DINO backend {backend!r}; expected one of {BACKENDS}")
+    raise ValueError(
+        f"unknown Grounding DINO backend {backend!r}; expected one of {DETECTOR_BACKENDS}"
+    )

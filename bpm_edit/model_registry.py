@@ -30,6 +30,7 @@ from bpm_edit.devices import resolve_device, resolve_dtype
 from bpm_edit.segmentation import SamSegmenter, Segmenter
 from bpm_edit.weights import WeightsNotFoundError, WeightSpec, resolve_weights
 
+#: Weight variants of every model (see the module docstring).
 VARIANTS = ("default", "tiny", "random")
 DETECTOR_BACKENDS = ("transformers", "groundingdino-py")
 #: Keys of `load_metric_models(weights=...)`, with the CLI flag for each.

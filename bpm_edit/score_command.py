@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from bpm_edit.devices import FLOAT_DTYPES
+from bpm_edit.model_registry import VARIANTS
 
 EPILOG = """\
 Output: one JSON object with s_modify, s_preserve, s_size, s_position, s_semantic,
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
     what.add_argument("--spec", help="a JSON file with an EditSpec (as `bpm-edit parse` prints)")
     command.add_argument("--mask-original", help="mask of the edited object in the original")
     command.add_argument("--mask-edited", help="mask of the edited object in the edited image")
-    command.add_argument("--models", default="default", choices=("default", "tiny", "random"),
+    command.add_argument("--models", default="default", choices=VARIANTS,
                          help="model weights: real (default), tiny or full-size random")
     command.add_argument("--device", default="cpu", help="torch device (default cpu)")
     command.add_argument("--dtype", default=None, choices=FLOAT_DTYPES,

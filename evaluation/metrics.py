@@ -48,10 +48,11 @@ import numpy as np
 from PIL import Image
 
 from bpm_edit.images import align_pair, load_image, load_mask
+from bpm_edit.model_registry import VARIANTS
 from evaluation.items import EditItem
 
 #: Variants of model weights every metric accepts (see the module docstring).
-MODEL_VARIANTS = ("default", "random", "tiny")
+MODEL_VARIANTS = VARIANTS
 
 
 class FatalMetricError(RuntimeError):

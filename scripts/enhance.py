@@ -38,11 +38,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
+from bpm_edit.model_registry import VARIANTS  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEFAULT_IMAGE = EXAMPLES / "chelsea.jpg"
 DEFAULT_INSTRUCTION = "turn the cat into a tiger"
-METRIC_MODELS = ("default", "tiny", "random")
 PACKAGES = (
     "bpm-edit", "torch", "diffusers", "transformers", "open_clip_torch", "segment-anything",
     "numpy", "pillow",
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
     parser.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
-    parser.add_argument("--metric-models", choices=METRIC_MODELS, help="BPM model variant")
+    parser.add_argument("--metric-models", choices=VARIANTS, help="BPM model variant")
     parser.add_argument("--sam-dtype", choices=FLOAT_DTYPES,
                         help="BPM: SAM autocast precision (speed option, see BENCHMARKS.md)")
     parser.add_argument("--detection-size", type=int, metavar="PX",

@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
+from bpm_edit.model_registry import VARIANTS  # noqa: E402
 from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 
 
@@ -57,7 +58,7 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
 
     run = parser.add_argument_group("run")
     run.add_argument("--metrics", required=True, help="comma-separated, e.g. bpm,l2,clip-t")
-    run.add_argument("--models", choices=("default", "random", "tiny"), default="default")
+    run.add_argument("--models", choices=VARIANTS, default="default")
     run.add_argument("--out", required=True, help="result JSONL (appended to, resumable)")
     run.add_argument("--batch-size", type=int, default=8, help="items per batch")
     run.add_argument("--device", help="torch device (default: the accelerate process's "
