@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 
 from bpm_edit.devices import FLOAT_DTYPES
-from bpm_edit.model_registry import VARIANTS
+from bpm_edit.model_registry import DETECTOR_BACKENDS, VARIANTS, WEIGHT_KEYS
+from bpm_edit.parsing import PARSER_NAMES
 
 EPILOG = """\
 Output: one JSON object with s_modify, s_preserve, s_size, s_position, s_semantic,
@@ -46,12 +47,12 @@ def register(subparsers: Any) -> None:
     command.add_argument("--device", default="cpu", help="torch device (default cpu)")
     command.add_argument("--dtype", default=None, choices=FLOAT_DTYPES,
                          help="inference precision (default float32)")
-    command.add_argument("--parser", default="rules", choices=("rules", "transformers", "openai"),
+    command.add_argument("--parser", default="rules", choices=PARSER_NAMES,
                          help="instruction parser for --instruction (default rules)")
     command.add_argument("--alpha", type=float, default=0.7,
                          help="weight of S_semantic against S_region (default 0.7)")
     command.add_argument("--detector-backend", default="transformers",
-                         choices=("transformers", "groundingdino-py"))
+                         choices=DETECTOR_BACKENDS)
     command.add_argument("--clip-model", default="ViT-L-14",
                          help="open_clip architecture[/tag] (default ViT-L-14, openai weights)")
     command.add_argument("--sam-model", default="vit_h", help="SAM size: vit_h, vit_l or vit_b")
@@ -61,9 +62,7 @@ def register(subparsers: Any) -> None:
     command.add_argument("--detection-size", type=int, metavar="PX",
                          help="detector working shortest edge (default 800; smaller is "
                               "faster, see BENCHMARKS.md)")
-    for key, flag in (("clip", "--clip-weights"), ("sam", "--sam-weights"),
-                      ("detector", "--detector-weights"),
-                      ("detector_tokenizer", "--detector-tokenizer")):
+    for key, flag in WEIGHT_KEYS.items():
         command.add_argument(flag, dest=f"weights_{key}", metavar="PATH",
                              help=f"local copy of the {key.replace('_', ' ')} weights")
     command.add_argument("--out", help="directory for result.json and report.png")
