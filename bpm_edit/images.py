@@ -92,6 +92,16 @@ def align_pair(original: Image.Image, edited: Image.Image) -> tuple[Image.Image,
     return edited.resize(original.size, Image.Resampling.BICUBIC), True
 
 
+def rms_difference(original: Image.Image, edited: Image.Image) -> float:
+    """RMS difference over all pixels and channels, RGB in 0..1, in float64: the L2
+    baseline (the images must have the same size; see `align_pair`)."""
+    a = np.asarray(original.convert("RGB"), np.float64) / 255.0
+    b = np.asarray(edited.convert("RGB"), np.float64) / 255.0
+    if a.shape != b.shape:
+        raise ValueError(f"rms_difference needs equal sizes, got {a.shape} and {b.shape}")
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
 def load_mask(
     mask: ImageInput | None, size: tuple[int, int], name: str = "mask"
 ) -> np.ndarray | None:

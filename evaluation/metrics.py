@@ -47,7 +47,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from bpm_edit.images import align_pair, load_image, load_mask
+from bpm_edit.images import align_pair, load_image, load_mask, rms_difference
 from bpm_edit.model_registry import VARIANTS
 from evaluation.items import EditItem
 
@@ -171,8 +171,7 @@ class L2Metric:
         outputs = []
         for item in items:
             original, edited, flags = load_pair(item)
-            difference = to_float(original) - to_float(edited)
-            outputs.append(MetricOutput(math.sqrt(float(np.mean(difference**2))), {}, flags))
+            outputs.append(MetricOutput(rms_difference(original, edited), {}, flags))
         return outputs
 
 

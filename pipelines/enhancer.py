@@ -27,7 +27,6 @@ the same); all rounds and scores use that working-size original.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
-from bpm_edit.images import ImageInput, load_image, load_mask
+from bpm_edit.images import ImageInput, load_image, load_mask, rms_difference
 from bpm_edit.regions import Regions
 from bpm_edit.spec import EditSpec
 from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
@@ -507,18 +506,9 @@ def _score_round(
     result = metric.score(original, edited, spec, regions=regions)
     scores = {key: value for key, value in result.to_dict().items() if key in SCORE_KEYS}
     scores["flags"] = list(result.flags)
-    scores["l2"] = plain_l2(original, edited)
+    scores["l2"] = rms_difference(original, edited)
     scores["clip_t"] = clip_t(metric.models.encoder, edited, instruction)
     return RoundResult(edited, scores, result)
-
-
-def plain_l2(original: Image.Image, edited: Image.Image) -> float:
-    """RMS difference over all pixels and channels, RGB in 0..1, float64 (same sizes)."""
-    a = np.asarray(original.convert("RGB"), np.float64) / 255.0
-    b = np.asarray(edited.convert("RGB"), np.float64) / 255.0
-    if a.shape != b.shape:
-        raise ValueError(f"plain_l2 needs equal sizes, got {a.shape} and {b.shape}")
-    return float(math.sqrt(np.mean((a - b) ** 2)))
 
 
 def clip_t(encoder: Any, edited: Image.Image, text: str) -> float:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bpm_edit.images import ImageError, align_pair, load_image, load_mask
+from bpm_edit.images import ImageError, align_pair, load_image, load_mask, rms_difference
 
 
 def test_modes_are_converted_explicitly(tmp_path):
@@ -54,3 +54,12 @@ def test_masks_must_match_the_image(tmp_path):
     with pytest.raises(ImageError, match="mask is 3x1 but the image is 4x1"):
         load_mask(path, (4, 1))
     assert load_mask(None, (3, 1)) is None
+
+
+def test_rms_difference_is_in_float_over_pixels_and_channels():
+    black = Image.new("RGB", (2, 1), (0, 0, 0))
+    half = Image.fromarray(np.array([[[255, 0, 0], [0, 0, 0]]], np.uint8))
+    assert rms_difference(black, half) == pytest.approx((1 / 6) ** 0.5)
+    assert rms_difference(half, black) == rms_difference(black, half)  # no uint8 wrap-around
+    with pytest.raises(ValueError, match="equal sizes"):
+        rms_difference(black, Image.new("RGB", (1, 1)))
