@@ -32,7 +32,6 @@ Scores are oriented so that higher is better before comparing: metrics in
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ import numpy as np
 from scipy import stats
 
 from evaluation.items import EditItem
+from evaluation.runner import ResultFileError, read_records
 
 #: Metrics whose lower values are better (distances). Matched case-insensitively.
 LOWER_IS_BETTER = frozenset({"l2", "lpips"})
@@ -116,25 +116,16 @@ class ScoreSheet:
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """Read a results JSONL file (one record per item and metric). A line that is not a
-    JSON object is an error naming the file and line (a crash may truncate only the
-    last line, which is skipped)."""
+    """The records of a results file (one per item and metric), read as the runner reads
+    them (`evaluation.runner.read_records`: a last line cut off by a crash is skipped).
+    A missing file or a corrupt line is an `AlignmentError` naming the file (and line)."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            if number == len(lines):
-                continue
-            raise AlignmentError(f"{path}, line {number}: not valid JSON ({err.msg})") from err
-        if not isinstance(record, dict):
-            raise AlignmentError(f"{path}, line {number}: expected a JSON object")
-        records.append(record)
-    return records
+    if not path.is_file():
+        raise AlignmentError(f"{path}: results file not found")
+    try:
+        return read_records(path)
+    except ResultFileError as err:
+        raise AlignmentError(str(err)) from err
 
 
 def _finite(value: Any) -> float:

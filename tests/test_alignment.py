@@ -219,6 +219,8 @@ def test_read_results_tolerates_a_truncated_last_line(tmp_path):
     path.write_text("{bad\n" + json.dumps(_record("x", "A", "m", 1.0)) + "\n", "utf-8")
     with pytest.raises(AlignmentError, match="line 1"):
         read_results(path)
+    with pytest.raises(AlignmentError, match="results file not found"):
+        read_results(tmp_path / "missing.jsonl")
 
 
 def test_script_end_to_end_on_the_synthetic_set(tmp_path, capsys):
