@@ -20,6 +20,9 @@ from bpm_edit.result import BPMResult
 PANEL = 256
 MARGIN = 8
 HEADER = 64
+TITLE = 14  # height of the caption above each panel
+TITLES = ("original: source / reference boxes", "edited: target boxes", "masks: M_origin / M_edit",
+          "crop of the original (CLIP)", "crop of the edited (CLIP)", "scores")
 COLOURS = {"source": (255, 0, 255), "target": (40, 200, 60), "reference": (60, 110, 240),
            "crop": (250, 210, 0)}
 
@@ -108,15 +111,15 @@ def render_report(original: Image.Image, edited: Image.Image, result: BPMResult)
         crops = [_fit(original.crop(box))[0], _fit(edited.crop(box))[0]]
     else:
         crops = [_fit(original)[0], _fit(edited)[0]]
-    cell_w, cell_h = PANEL + MARGIN, PANEL + MARGIN
+    cell_w, cell_h = PANEL + MARGIN, TITLE + PANEL + MARGIN
     canvas = Image.new("RGB", (3 * cell_w + MARGIN, HEADER + 2 * cell_h + MARGIN), "white")
-    for column, panel in enumerate((left, right, overlay)):
-        canvas.paste(panel, (MARGIN + column * cell_w, HEADER))
-    for column, panel in enumerate(crops):
-        canvas.paste(panel, (MARGIN + column * cell_w, HEADER + cell_h))
-    canvas.paste(_bars(result, PANEL, PANEL), (MARGIN + 2 * cell_w, HEADER + cell_h))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default()
+    panels = (left, right, overlay, *crops, _bars(result, PANEL, PANEL))
+    for index, (panel, title) in enumerate(zip(panels, TITLES, strict=True)):
+        x, y = MARGIN + (index % 3) * cell_w, HEADER + (index // 3) * cell_h
+        draw.text((x, y), title, fill=(0, 0, 0), font=font)
+        canvas.paste(panel, (x, y + TITLE))
     spec = result.spec
     header = (f"BPM {result.bpm:.3f}   {spec.edit_type}: {spec.source_object} -> "
               f"{spec.target_object}   size {spec.size_change}, position {spec.position_change}")
