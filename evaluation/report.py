@@ -216,27 +216,39 @@ def _alignment_html(items: Sequence[EditItem], records: Sequence[Mapping[str, An
     if not any(item.human for item in items):
         return ""
     from evaluation.alignment import AlignmentError, build_sheet
-    from evaluation.tables import build_report, csv_tables
+    from evaluation.tables import build_report, to_markdown
 
     try:
         sheet = build_sheet(items, records, LOWER_IS_BETTER)
         report = build_report(sheet, n_boot=n_boot)
     except AlignmentError as err:
         return f'<h2>Human alignment</h2><p class="note">Not computed: {_esc(err)}</p>'
-    parts = ["<h2>Human alignment and protocol tables</h2>",
-             '<p class="note">From <code>evaluation.tables.build_report</code> '
-             f"(bootstrap resamples: {n_boot}); the same numbers as "
-             "<code>scripts/alignment.py</code>.</p>"]
-    for name, rows in csv_tables(report).items():
-        columns = list(dict.fromkeys(key for row in rows for key in row))
-        body = [[_num_cell(row.get(c)) if isinstance(row.get(c), (int, float))
-                 and not isinstance(row.get(c), bool) else f"<td>{_esc(_fmt(row.get(c)))}</td>"
-                 for c in columns] for row in rows]
-        parts.append(f"<h3>{_esc(name.replace('_', ' '))}</h3>"
-                     + _table(columns, body, sortable=True))
-    if report.get("notes"):
-        parts.append("<ul>" + "".join(f'<li class="note">{_esc(n)}</li>'
-                                      for n in report["notes"]) + "</ul>")
+    return ("<h2>Human alignment and protocol tables</h2>"
+            '<p class="note">The tables of <code>scripts/alignment.py</code> (bootstrap '
+            f"resamples: {n_boot}), shaped like the paper's.</p>"
+            + _markdown_tables_html(to_markdown(report)))
+
+
+def _markdown_tables_html(markdown: str) -> str:
+    """HTML for the Markdown that `evaluation.tables.to_markdown` writes: its "##"
+    headings, pipe tables and plain paragraphs (the "#" title is dropped)."""
+    parts: list[str] = []
+    for block in markdown.strip().split("\n\n"):
+        lines = block.strip().splitlines()
+        if lines[0].startswith("# "):
+            continue
+        if lines[0].startswith("## "):
+            parts.append(f"<h3>{_esc(lines[0][3:])}</h3>")
+            lines = lines[1:]
+        if not lines:
+            continue
+        if lines[0].startswith("|"):
+            cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+            body = [[f"<td>{_esc(c)}</td>" for c in row] for row in cells[2:]]
+            parts.append(_table(cells[0], body))
+        else:
+            parts.append("".join(f'<p class="note">{_esc(line.lstrip("- "))}</p>'
+                                 for line in lines))
     return "".join(parts)
 
 

@@ -151,7 +151,8 @@ def test_report_rows_images_and_offline(synthetic, tmp_path):
     assert [row[0][0] for row in summary[1:]] == [*models, "all"]
     # the synthetic set has human scores: the protocol tables are included
     assert "Human alignment and protocol tables" in page.headings
-    assert "alignment" in page.headings
+    assert "Human alignment (overall)" in page.headings
+    assert "Ground-truth test (share of inputs each candidate wins)" in page.headings
 
 
 def test_report_without_items_lists_records():
