@@ -149,28 +149,43 @@ class Localizer:
                 )
             for query, result in zip(chunk, raw, strict=True):
                 detections[query] = self._postprocess(result, images[query[0]].size)
-        # One segmenter call per image, for the boxes of all its phrases.
+        # One segmenter call per image, for the boxes of all its phrases. A segmenter
+        # that batches (`SamSegmenter.embed`) first encodes, a batch at a time, the
+        # images that have boxes (an image without boxes needs no embedding).
+        by_image = {key: [q for q in queries if q[0] == key] for key in images}
+        by_image = {key: mine for key, mine in by_image.items() if mine}
+        keys = list(by_image)
+        batch = getattr(self.segmenter, "batch_size", 1)
         found = {}
-        for key, image in images.items():
-            mine = [q for q in queries if q[0] == key]
-            if not mine:
-                continue
-            stacked = np.concatenate([detections[q].boxes for q in mine])
-            masks = np.asarray(self.segmenter.segment(image, stacked), bool)
-            expected = (len(stacked), image.height, image.width)
-            if masks.shape != expected:
-                raise RuntimeError(
-                    f"segmenter returned masks of shape {masks.shape}, expected {expected}"
-                )
-            offset = 0
-            for query in mine:
-                count = len(detections[query].boxes)
-                found[query] = (
-                    detections[query].boxes,
-                    detections[query].scores,
-                    masks[offset : offset + count],
-                )
-                offset += count
+        for start in range(0, len(keys), batch):
+            chunk = keys[start : start + batch]
+            if batch > 1:
+                self.segmenter.embed([
+                    images[key] for key in chunk
+                    if any(len(detections[q].boxes) for q in by_image[key])
+                ])  # fmt: skip
+            for key in chunk:
+                found.update(self._segment(images[key], by_image[key], detections))
+        return found
+
+    def _segment(self, image: Image.Image, mine: list, detections: dict) -> dict:
+        """(boxes, scores, masks) of each (image key, phrase) query of one image."""
+        stacked = np.concatenate([detections[q].boxes for q in mine])
+        masks = np.asarray(self.segmenter.segment(image, stacked), bool)
+        expected = (len(stacked), image.height, image.width)
+        if masks.shape != expected:
+            raise RuntimeError(
+                f"segmenter returned masks of shape {masks.shape}, expected {expected}"
+            )
+        found, offset = {}, 0
+        for query in mine:
+            count = len(detections[query].boxes)
+            found[query] = (
+                detections[query].boxes,
+                detections[query].scores,
+                masks[offset : offset + count],
+            )
+            offset += count
         return found
 
     def _postprocess(self, raw: Detections, size: tuple[int, int]) -> Detections:

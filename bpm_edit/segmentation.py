@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -46,18 +47,39 @@ class SamSegmenter:
     upsampled to the image's native size and thresholded at `sam.mask_threshold`.
     Image embeddings are kept in an LRU cache of `cache_size` entries keyed by
     `image_fingerprint`, so an image is encoded once however many phrases use it
-    (`encoder_calls` counts real encoder runs). `autocast_dtype` (e.g. torch.float16
-    on a GPU) runs the model under `torch.autocast`; weights stay as loaded.
+    (`encoder_calls` counts images encoded). `autocast_dtype` (e.g. torch.float16 on a
+    GPU) runs the model under `torch.autocast`; weights stay as loaded.
+
+    `fused_attention` runs the image encoder through `bpm_edit.sam_encoder.encode_image`
+    (same numbers up to float rounding, about 1.2x faster on CPU); False runs the stock
+    forward. `embed(images)` encodes the images not yet cached, `batch_size` per encoder
+    forward (worth more than 1 on a GPU only); `cache_size` is raised to `batch_size`.
     """
 
-    def __init__(self, sam, cache_size: int = 8, autocast_dtype=None) -> None:
+    def __init__(
+        self,
+        sam,
+        cache_size: int = 8,
+        autocast_dtype=None,
+        *,
+        fused_attention: bool = True,
+        batch_size: int = 1,
+    ) -> None:
         from segment_anything.utils.transforms import ResizeLongestSide
+
+        from bpm_edit.sam_encoder import check_encoder
 
         if cache_size < 1:
             raise ValueError(f"cache_size must be >= 1, got {cache_size}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if fused_attention:
+            check_encoder(sam.image_encoder)
         self.sam = sam.eval()
-        self.cache_size = cache_size
+        self.cache_size = max(cache_size, batch_size)
         self.autocast_dtype = autocast_dtype
+        self.fused_attention = fused_attention
+        self.batch_size = batch_size
         self.transform = ResizeLongestSide(sam.image_encoder.img_size)
         self.encoder_calls = 0
         self._cache: OrderedDict[str, _Embedding] = OrderedDict()
@@ -94,23 +116,54 @@ class SamSegmenter:
         """Forget every cached image embedding."""
         self._cache.clear()
 
-    def _embed(self, image: Image.Image) -> _Embedding:
+    def embed(self, images: Sequence[Image.Image]) -> None:
+        """Encode and cache the images that are not cached yet, `batch_size` per forward.
+
+        At most `cache_size` images are kept, so embed no more than that at once before
+        segmenting them.
+        """
         import torch
 
+        from bpm_edit.sam_encoder import encode_image
+
+        missing: dict[str, Image.Image] = {}
+        for image in images:
+            key = image_fingerprint(image)
+            if key in self._cache:
+                self._cache.move_to_end(key)
+            else:
+                missing.setdefault(key, image)
+        keys = list(missing)
+        encoder = self.sam.image_encoder
+        for start in range(0, len(keys), self.batch_size):
+            chunk = keys[start : start + self.batch_size]
+            with torch.inference_mode(), self._autocast():
+                inputs = [self._encoder_input(missing[key]) for key in chunk]
+                batch = torch.cat([tensor for tensor, _ in inputs])
+                features = encode_image(encoder, batch) if self.fused_attention else encoder(batch)
+            self.encoder_calls += len(chunk)
+            for index, (key, (_, input_size)) in enumerate(zip(chunk, inputs, strict=True)):
+                image = missing[key]
+                self._cache[key] = _Embedding(
+                    features[index : index + 1].clone(), input_size, (image.height, image.width)
+                )
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+
+    def _encoder_input(self, image: Image.Image):
+        """The (1, 3, S, S) normalised, padded encoder input and the resized (H, W)."""
+        import torch
+
+        resized = self.transform.apply_image(np.asarray(image.convert("RGB")))
+        tensor = torch.as_tensor(resized, device=self.sam.device).permute(2, 0, 1)[None]
+        return self.sam.preprocess(tensor.float()), resized.shape[:2]
+
+    def _embed(self, image: Image.Image) -> _Embedding:
         key = image_fingerprint(image)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        pixels = self.transform.apply_image(np.asarray(image.convert("RGB")))
-        with torch.inference_mode(), self._autocast():
-            tensor = torch.as_tensor(pixels, device=self.sam.device).permute(2, 0, 1)[None]
-            features = self.sam.image_encoder(self.sam.preprocess(tensor.float()))
-        self.encoder_calls += 1
-        embedding = _Embedding(features, tuple(pixels.shape[:2]), (image.height, image.width))
-        self._cache[key] = embedding
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return embedding
+        if key not in self._cache:
+            self.embed([image])
+        self._cache.move_to_end(key)
+        return self._cache[key]
 
     def _autocast(self):
         import contextlib

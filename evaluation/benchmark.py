@@ -5,12 +5,13 @@ weights (`random`: the cost of the real weights without them) or the `tiny` test
 models, and measures in one process, on the same models and the same images:
 
 - **ours**: `BPM.score_many` over all pairs (batched detection, one SAM embedding and
-  one detection per distinct image, CLIP crops and texts encoded once);
+  one detection per distinct image, SAM's encoder with fused attention, CLIP crops and
+  texts encoded once);
 - **naive**: the authors' way, from the same building blocks: each pair alone, images
   re-decoded from disk, the instruction re-parsed, one detector call per (image,
-  phrase), a fresh SAM segmenter per pair (each image embedded for every pair it is
-  in), a fresh CLIP encoder per pair (texts re-encoded, one crop per forward). Its
-  scores must equal ours (`agreement`);
+  phrase), a fresh SAM segmenter per pair with segment-anything's stock encoder (each
+  image embedded for every pair it is in), a fresh CLIP encoder per pair (texts
+  re-encoded, one crop per forward). Its scores must equal ours (`agreement`);
 - **ours, fast options** (optional): ours with SAM under bfloat16 autocast and the
   detector at a smaller working resolution; scores differ slightly (`fast_difference`),
   and on random weights that difference says nothing about quality;
@@ -62,11 +63,13 @@ FAST_DETECTION_SIZE = {"shortest_edge": 512, "longest_edge": 853}
 @dataclass(frozen=True)
 class BenchmarkConfig:
     """What to measure. `pairs` (original, edited) pairs, `edits_per_original` edited
-    images per original (the last original may have fewer). `image_size`: side of the
-    scored images; `resolution` / `steps`: the editing benchmark's working size and
-    sampling steps. `fast_sam_dtype` ("bfloat16", "float16" or None) and
-    `fast_detection_size` (None: unchanged) define the fast-options run; it is skipped
-    when both are None. `dtype` is the metric's precision (SAM under autocast)."""
+    images per original (the last original may have fewer). `batch_size`: pairs per
+    `score_many` batch; `sam_batch_size`: images per SAM encoder forward in ours.
+    `image_size`: side of the scored images; `resolution` / `steps`: the editing
+    benchmark's working size and sampling steps. `fast_sam_dtype` ("bfloat16",
+    "float16" or None) and `fast_detection_size` (None: unchanged) define the
+    fast-options run; it is skipped when both are None. `dtype` is the metric's
+    precision (SAM under autocast)."""
 
     models: str = "random"
     device: str = "cpu"
@@ -78,6 +81,7 @@ class BenchmarkConfig:
     resolution: int = 512
     steps: int = 10
     batch_size: int = 16
+    sam_batch_size: int = 1
     sam_model: str = "vit_h"
     fast_sam_dtype: str | None = "bfloat16"
     fast_detection_size: dict[str, int] | None = field(
@@ -91,7 +95,7 @@ class BenchmarkConfig:
         if self.models not in ("random", "tiny"):
             raise ValueError(f"models must be 'random' or 'tiny', got {self.models!r}")
         for name in ("pairs", "edits_per_original", "image_size", "resolution", "steps",
-                     "batch_size"):
+                     "batch_size", "sam_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup < 0:
@@ -171,19 +175,21 @@ class _Models:
 def _timed_models(detector: Any, segmenter: Any, encoder: Any, clock: StageClock) -> _Models:
     return _Models(
         _Timed(detector, clock, {"detect": "detection"}),
-        _Timed(segmenter, clock, {"segment": "sam"}),
+        _Timed(segmenter, clock, {"segment": "sam", "embed": "sam"}),
         _Timed(encoder, clock, {"encode_images": "clip", "encode_texts": "clip"}),
     )
 
 
-def fresh_segmenter(segmenter: Any, autocast_dtype: Any = "same") -> Any:
+def fresh_segmenter(segmenter: Any, autocast_dtype: Any = "same", *,
+                    fused_attention: bool = True, batch_size: int = 1) -> Any:
     """A `SamSegmenter` over the same SAM model with an empty embedding cache."""
     from bpm_edit.segmentation import SamSegmenter
 
     if not isinstance(segmenter, SamSegmenter):
         raise TypeError(f"the benchmark needs a SamSegmenter, got {type(segmenter).__name__}")
     dtype = segmenter.autocast_dtype if autocast_dtype == "same" else autocast_dtype
-    return SamSegmenter(segmenter.sam, cache_size=segmenter.cache_size, autocast_dtype=dtype)
+    return SamSegmenter(segmenter.sam, cache_size=segmenter.cache_size, autocast_dtype=dtype,
+                        fused_attention=fused_attention, batch_size=batch_size)
 
 
 def fresh_encoder(encoder: Any, batch_size: int | None = None) -> Any:
@@ -238,13 +244,13 @@ def write_pairs(directory: Path, count: int, edits_per_original: int, size: int,
 # ------------------------------------------------------------------- BPM scoring
 
 
-def score_ours(pairs: list[Pair], models: Any, batch_size: int,
-               sam_dtype: Any = "same") -> tuple[list[Any], dict[str, Any]]:
+def score_ours(pairs: list[Pair], models: Any, batch_size: int, sam_dtype: Any = "same",
+               sam_batch_size: int = 1) -> tuple[list[Any], dict[str, Any]]:
     """`BPM.score_many` over all pairs, with fresh caches; (results, timing summary)."""
     from bpm_edit.metric import BPM
 
     clock = StageClock()
-    segmenter = fresh_segmenter(models.segmenter, sam_dtype)
+    segmenter = fresh_segmenter(models.segmenter, sam_dtype, batch_size=sam_batch_size)
     timed = _timed_models(models.detector, segmenter, fresh_encoder(models.encoder), clock)
     bpm = BPM(models=timed, batch_size=batch_size)
     started = time.perf_counter()
@@ -269,7 +275,7 @@ def score_naive(pairs: list[Pair], models: Any) -> tuple[list[Any], dict[str, An
     results, per_pair, embeddings = [], [], 0
     for pair in pairs:
         started = time.perf_counter()
-        segmenter = fresh_segmenter(models.segmenter)
+        segmenter = fresh_segmenter(models.segmenter, fused_attention=False)
         timed = _timed_models(models.detector, segmenter,
                               fresh_encoder(models.encoder, batch_size=1), clock)
         bpm = BPM(models=timed, batch_size=1)
@@ -333,8 +339,9 @@ def benchmark_bpm(config: BenchmarkConfig, models: Any, directory: Path) -> dict
     if config.warmup:
         warm = write_pairs(directory / "warmup", config.warmup, 1, config.image_size,
                            config.seed + 1)
-        score_ours(warm, models, config.batch_size)
-    ours_results, ours = score_ours(pairs, models, config.batch_size)
+        score_ours(warm, models, config.batch_size, sam_batch_size=config.sam_batch_size)
+    ours_results, ours = score_ours(pairs, models, config.batch_size,
+                                    sam_batch_size=config.sam_batch_size)
     naive_results, naive = score_naive(pairs, models)
     differences = score_differences(naive_results, ours_results)
     tolerance = AGREEMENT_TOLERANCE[config.dtype]
@@ -361,7 +368,8 @@ def benchmark_bpm(config: BenchmarkConfig, models: Any, directory: Path) -> dict
         if config.fast_detection_size:
             detector.detection_size = dict(config.fast_detection_size)
         try:
-            fast_results, fast = score_ours(pairs, models, config.batch_size, fast_dtype)
+            fast_results, fast = score_ours(pairs, models, config.batch_size, fast_dtype,
+                                            config.sam_batch_size)
         finally:
             if config.fast_detection_size:
                 detector.detection_size = before

@@ -299,6 +299,9 @@ class ClipSumMetric(_ClipMetric):
 
 # ------------------------------------------------------------------------------ BPM
 
+#: Model options that change how fast BPM runs, never its scores: left out of result keys,
+#: so a run resumed with another value keeps its finished records.
+SPEED_ONLY_OPTIONS = ("sam_batch_size",)
 #: Components of a BPM record, in order (the `BPMResult` fields of the same names).
 BPM_COMPONENTS = ("s_modify", "s_preserve", "s_size", "s_position", "s_semantic", "s_region")
 
@@ -334,7 +337,9 @@ class BPMMetric:
             "alpha_global": bpm.alpha_global,
             "parser": bpm.parser if isinstance(bpm.parser, str) else type(bpm.parser).__name__,
             "parser_options": _public_options(bpm.parser_options),
-            "model_options": _public_options(bpm.model_options),
+            "model_options": _public_options(
+                {k: v for k, v in bpm.model_options.items() if k not in SPEED_ONLY_OPTIONS}
+            ),
             "dtype": str(bpm.dtype),
             "box_threshold": bpm.box_threshold,
             "text_threshold": bpm.text_threshold,

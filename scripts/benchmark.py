@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
                         help="pairs per BPM.score_many batch")
+    parser.add_argument("--sam-batch-size", type=int, default=defaults.sam_batch_size,
+                        help="images per SAM encoder forward in ours (more pays on a GPU)")
     parser.add_argument("--sam-model", choices=("vit_h", "vit_l", "vit_b"),
                         default=defaults.sam_model)
     parser.add_argument("--fast-sam-dtype", choices=("bfloat16", "float16", "none"),
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         config = BenchmarkConfig(
             models=args.models, pairs=args.pairs, edits_per_original=args.edits_per_original,
             warmup=args.warmup, image_size=args.image_size, resolution=args.resolution,
-            steps=args.steps, batch_size=args.batch_size, sam_model=args.sam_model,
+            steps=args.steps, batch_size=args.batch_size, sam_batch_size=args.sam_batch_size,
+            sam_model=args.sam_model,
             fast_detection_size=detection, **options,
         )
     report = run_benchmark(config)

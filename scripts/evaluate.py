@@ -73,6 +73,16 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
     model.add_argument("--parser", default="rules", help="BPM instruction parser")
     model.add_argument("--use-dataset-masks", action="store_true",
                        help="BPM: use the dataset's masks instead of detection + SAM")
+    model.add_argument("--sam-dtype", choices=FLOAT_DTYPES,
+                       help="BPM: SAM autocast precision if not --dtype (speed option that "
+                            "changes the numbers slightly, e.g. bfloat16 on CPUs with "
+                            "avx512_bf16; see BENCHMARKS.md)")
+    model.add_argument("--detection-size", type=int, metavar="PX",
+                       help="BPM: detector working shortest edge (default 800; smaller is "
+                            "faster and changes the numbers, see BENCHMARKS.md)")
+    model.add_argument("--sam-batch-size", type=int, default=1, metavar="N",
+                       help="BPM: images per SAM encoder forward (default 1; more pays on "
+                            "a GPU only; the scores do not change)")
     model.add_argument("--vlm-url", help="vlm: OpenAI-compatible API root, e.g. "
                                          "http://localhost:8000/v1")
     model.add_argument("--vlm-model", help="vlm: model name at that endpoint")
@@ -84,6 +94,18 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
         model.add_argument(flag, dest=f"weights_{key}", metavar="PATH",
                            help=f"local copy of the {key} weights")
     return parser
+
+
+def _bpm_options(args: argparse.Namespace) -> dict:
+    """`BPM` keyword arguments from the metric options."""
+    model_options = {"sam_dtype": args.sam_dtype, "detection_size": args.detection_size}
+    model_options = {k: v for k, v in model_options.items() if v is not None}
+    if args.sam_batch_size != 1:
+        model_options["sam_batch_size"] = args.sam_batch_size
+    options: dict = {"parser": args.parser}
+    if model_options:
+        options["model_options"] = model_options
+    return options
 
 
 def _accelerator(device: str | None):
@@ -105,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         names = parse_metric_names(args.metrics)
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+        if args.sam_batch_size < 1:
+            raise ValueError(f"--sam-batch-size must be >= 1, got {args.sam_batch_size}")
         loaded = load_dataset_from_args(args, mask_dir=args.mask_dir)
     except (ValueError, DatasetError, OSError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
@@ -133,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         metrics = build_metrics(
             names, models=args.models, device=device, dtype=args.dtype, weights=weights,
-            vlm_options=vlm_options, bpm_options={"parser": args.parser},
+            vlm_options=vlm_options, bpm_options=_bpm_options(args),
             use_dataset_masks=args.use_dataset_masks, clip_model=args.clip_model,
         )
         summary = evaluate(items, metrics, args.out, batch_size=args.batch_size,

@@ -289,3 +289,30 @@ def test_locator_is_not_applied_to_a_moved_target_and_unknown_locators_are_flagg
     regions = Localizer(FakeDetector(TABLE), BoxSegmenter()).localize(ORIGINAL, EDITED, other)
     assert len(regions.source.boxes) == 2 and len(regions.target.boxes) == 2
     assert regions.flags == ("source_locator_ignored",)
+
+
+class CountingSegmenter(SamSegmenter):
+    """A `SamSegmenter` that records which images each `embed` call received."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.embed_calls: list[list[tuple]] = []
+
+    def embed(self, images):
+        self.embed_calls.append([image.getpixel((0, 0)) for image in images])
+        super().embed(images)
+
+
+def test_batched_segmenter_embeds_images_with_boxes_a_batch_at_a_time(tiny_sam):
+    pairs = [(ORIGINAL, EDITED), (ORIGINAL, EDITED_2), (ORIGINAL, solid((9, 9, 9)))]
+    specs = [EditSpec("replace", "cat", "dog")] * 3  # nothing is found in the third edit
+    segmenter = CountingSegmenter(tiny_sam, batch_size=2)
+    batched = Localizer(FakeDetector(TABLE), segmenter).localize_many(pairs, specs)
+    # Images in first-seen order: original, edited, edited 2, third edit (no boxes, so
+    # never embedded); batches of two images.
+    assert segmenter.embed_calls == [[RED, GREEN], [BLUE]]
+    assert segmenter.encoder_calls == 3
+    single = Localizer(FakeDetector(TABLE), SamSegmenter(tiny_sam)).localize_many(pairs, specs)
+    for one, other in zip(batched, single, strict=True):
+        assert one.summary() == other.summary()
+        np.testing.assert_array_equal(one.mask_all, other.mask_all)

@@ -368,3 +368,6 @@ def test_evaluate_script_reads_the_authors_metadata_format(tmp_path, capsys):
     assert main(["--dataset", str(tmp_path / "data"), "--format", "piebench", "--metrics",
                  "l2", "--out", str(out)]) == 2
     assert "--outputs MODEL=FOLDER" in capsys.readouterr().err
+    assert main(["--dataset", str(metadata), "--model-names", "ip2p,mgie", "--metrics", "bpm",
+                 "--sam-batch-size", "0", "--out", str(out)]) == 2
+    assert "--sam-batch-size must be >= 1, got 0" in capsys.readouterr().err
