@@ -101,7 +101,7 @@ def _unwindow(
     padded_w = -(-width // window) * window
     x = windows.view(batch, padded_h // window, padded_w // window, window, window, -1)
     x = x.transpose(2, 3).reshape(batch, padded_h, padded_w, -1)
-    return x[:, :height, :width]
+    return x[:, :height, :width].contiguous()  # a strided input makes linear slow
 
 
 def _relative_position_bias(attn, q: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
@@ -114,10 +114,14 @@ def _relative_position_bias(attn, q: torch.Tensor, rows: int, cols: int) -> torc
 
     groups, heads, tokens, dim = q.shape
     r_h = get_rel_pos(rows, rows, attn.rel_pos_h).to(q.dtype)  # (rows, rows, dim)
-    r_w = get_rel_pos(cols, cols, attn.rel_pos_w).to(q.dtype)
+    r_w = get_rel_pos(cols, cols, attn.rel_pos_w).to(q.dtype)  # (cols, cols, dim)
     grid = q.reshape(groups * heads, rows, cols, dim)
-    rel_h = torch.einsum("nhwc,hkc->nhwk", grid, r_h)
-    rel_w = torch.einsum("nhwc,wkc->nhwk", grid, r_w)
+    # Batched over the row (column) index, as plain matrix products: einsum picks a
+    # far slower contraction for these shapes under bfloat16 autocast on CPU.
+    rel_h = grid.permute(1, 0, 2, 3).reshape(rows, -1, dim) @ r_h.transpose(1, 2)
+    rel_w = grid.permute(2, 0, 1, 3).reshape(cols, -1, dim) @ r_w.transpose(1, 2)
+    rel_h = rel_h.view(rows, groups, heads, cols, rows).permute(1, 2, 0, 3, 4)
+    rel_w = rel_w.view(cols, groups, heads, rows, cols).permute(1, 2, 3, 0, 4)
     bias = rel_h.reshape(groups, heads, tokens, rows, 1) + rel_w.reshape(
         groups, heads, tokens, 1, cols
     )
