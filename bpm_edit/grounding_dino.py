@@ -372,8 +372,12 @@ def _build_hf_detector(
             image_processor=GroundingDinoImageProcessor(size=dict(size)),
             tokenizer=bert_tokenizer(vocab),
         )
+    # Batching equal-size images pays on a GPU; on a CPU it made each query 5-15 % slower
+    # (BENCHMARKS.md), so there every image gets its own forward.
+    max_batch = 1 if torch.device(device).type == "cpu" else 4
     return HFGroundingDinoDetector(
-        model, processor, box_threshold, text_threshold, device=device, dtype=dtype
+        model, processor, box_threshold, text_threshold, device=device, dtype=dtype,
+        max_batch=max_batch,
     )
 
 
