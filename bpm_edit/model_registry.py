@@ -384,7 +384,7 @@ def load_metric_models(
     real weights before relying on them): `detection_size` is the detector's working
     shortest edge (longest edge capped at 1333/800 of it; None keeps 800, or the tiny
     model's size); `sam_dtype` is SAM's autocast precision when it should differ from
-    `dtype`, e.g. "bfloat16" on a CPU with avx512_bf16 (SAM ViT-H 75 s -> 38 s per image
+    `dtype`, e.g. "bfloat16" on a CPU with avx512_bf16 (SAM ViT-H 38 s -> 23 s per image
     on 2 EPYC cores). `sam_batch_size` images go through SAM's encoder per forward when
     many pairs are scored together (more than 1 pays on a GPU only). SAM's encoder always
     runs with fused attention (`bpm_edit.sam_encoder`: same numbers, faster).
