@@ -1005,6 +1005,47 @@ EXACT = [
      dict(edit_type="color", source_object="vase", target_object="vase")),
     ("Change the man's blue jacket to a red one",
      dict(edit_type="color", source_object="man's jacket", target_object="man's jacket")),
+    # "the <aspect> of X": X is the object, the aspect the kind of edit
+    ("change the pose of the cat to sitting",
+     dict(edit_type="action", source_object="cat", target_object="cat")),
+    ("change the pattern of the dress to polka dots",
+     dict(edit_type="texture", source_object="dress", target_object="dress")),
+    ("change the pattern of the scarf to bright red",
+     dict(edit_type="color", source_object="scarf", target_object="scarf")),
+    ("change the text of the banner to SALE",
+     dict(edit_type="other", source_object="banner", target_object="banner")),
+    ("add a pattern of stars to the shirt",
+     dict(edit_type="add", target_object="pattern of stars", reference_object="shirt")),
+    # "from A to B": times, seasons and weathers are whole-image edits, settings backgrounds
+    ("Change the street from winter to summer",
+     dict(edit_type="style_global", source_object="all", target_object="all")),
+    ("change the time of the day to sunset",
+     dict(edit_type="style_global", source_object="all", target_object="all")),
+    ("Change the boat from the lake to the ocean",
+     dict(edit_type="background", source_object="lake", target_object="ocean")),
+    ("change the dress from red to blue",
+     dict(edit_type="color", source_object="dress", target_object="dress")),
+    ("Insert a foggy climate", dict(edit_type="style_global", source_object="all")),
+    ("change the shirt to a lighter shade",
+     dict(edit_type="color", source_object="shirt", target_object="shirt")),
+    # "by" after a participle places the object; it is not the connector
+    ("Replace the dog sitting by the door with a cat",
+     dict(edit_type="replace", source_object="dog", target_object="cat",
+          source_locator="by the door")),
+    ("replace the cat by a dog", dict(edit_type="replace", source_object="cat",
+                                      target_object="dog")),
+    # a trailing "ensuring ..." says how; doubled words and "front of" are typos
+    ("Add a lamp to the desk, ensuring it matches the style",
+     dict(edit_type="add", target_object="lamp", reference_object="desk")),
+    ("add a bird on the the branch",
+     dict(edit_type="add", target_object="bird", reference_object="branch",
+          position_change="inside")),
+    ("add a vase front of the window",
+     dict(edit_type="add", target_object="vase", reference_object="window",
+          position_change="near")),
+    # extracting keeps the object: not a removal
+    ("Extract the red car from the street",
+     dict(edit_type="other", source_object="red car", target_object="red car")),
 ]
 
 

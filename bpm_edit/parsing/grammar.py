@@ -147,6 +147,11 @@ def read_noun_phrase(text: str | None) -> NounPhrase:
     # Property words: "colour of the bear" -> "bear"; "the tiger's fur colour" -> "tiger's fur".
     if len(tokens) > 2 and tokens[0] in lx.PROPERTY_NOUNS and tokens[1] == "of":
         tokens = _drop_leading(tokens[2:])
+    elif len(tokens) > 2 and tokens[0] in lx.ASPECT_NOUNS and tokens[1] == "of" and (
+        raw[0].strip(_PUNCT) not in ("a", "an", "some")
+    ):
+        # "the pose of the horse" -> "horse" (but "a pattern of stars" is a thing)
+        tokens = _drop_leading(tokens[2:])
     if len(tokens) > 1 and tokens[-1] in lx.PROPERTY_NOUNS:
         tokens = tokens[:-1]
         tokens[-1] = _strip_possessive(tokens[-1])
@@ -277,6 +282,7 @@ _COLOR_HEADS = frozenset({"color", "colors", "colour", "colours", "hues", "tones
 #: ... that name a colour only beside a colour word ("a rich emerald hue", not "a lamp shade").
 _COLOR_HEAD_SINGULAR = frozenset({"hue", "tone", "shade", "tint"})
 _SHADES = frozenset({"dark", "light", "bright", "pale", "deep", "pastel", "neon", "vivid"})
+_LIGHTNESS = frozenset({"lighter", "darker", "brighter", "paler", "deeper", "richer", "softer"})
 
 
 def _is_color_word(word: str) -> bool:
@@ -402,7 +408,7 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         w in lx.MATERIALS or w in lx.COLORS or w in lx.MATERIAL_FILLERS for w in words
     )
     material_only = material_only and (words[-1] in lx.MATERIALS or words[-1] in (
-        "material", "texture", "textured", "finish"))
+        "material", "texture", "textured", "finish", "pattern", "patterned", "print"))
     if len(tokens) == 2 and tokens[0] in ("a", "an") and (
         tokens[1] in lx.COLOR_NOUNS or tokens[1] in lx.MATERIALS
     ):
@@ -413,6 +419,9 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     color_head = words[-1] in _COLOR_HEADS or (
         words[-1] in _COLOR_HEAD_SINGULAR and any(_is_color_word(w) for w in words)
     )
+    if len(words) > 1 and words[-1] in _COLOR_HEAD_SINGULAR and words[0] in _LIGHTNESS:
+        # "a lighter shade", "a darker tone": the same colour, lighter or darker
+        return Complement("color")
     if len(words) > 1 and color_head and not _MATERIAL_LEAD.match(text):
         # "autumn colours", "pastel tones": a colour scheme named by what it evokes
         return Complement("color")

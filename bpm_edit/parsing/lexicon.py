@@ -26,7 +26,7 @@ COLORS = _words(
 #: Words that modify a colour without naming another property ("dark blue", "red paint").
 COLOR_FILLERS = _words(
     """
-    dark light bright pale deep pastel neon vivid vibrant hot baby sky royal navy
+    dark light bright pale deep pastel neon vivid vibrant hot baby sky royal navy pure solid
     color colour colors colours colored coloured hue hues tint tone tones shade shades
     paint pigment dye and in a an the of with to
     rich soft warm cool muted bold subtle brilliant intense striking gentle metallic glossy
@@ -60,7 +60,8 @@ COLOR_NOUNS = _words(
 #: What something can be "covered in" that changes its surface, not adds an object.
 COVERINGS = _words("snow frost ice moss rust dust mud sand glitter paint soot ash frosting")
 MATERIAL_FILLERS = _words(
-    "made out of material materials texture textured finish surface and a an the with"
+    "made out of material materials texture textured finish surface pattern patterns "
+    "patterned print design and a an the with"
 )
 #: Nouns or adjectives naming an artistic style or rendering of a whole picture.
 STYLE_WORDS = _words(
@@ -197,6 +198,20 @@ PROPERTY_NOUNS = _words(
     surface
     """
 )
+#: Aspects of an object named as "the X of Y" that an edit changes while Y stays the
+#: object ("change the pose of the horse", "the pattern of his shirt", "the text of the
+#: sign"): the object is Y. The edit type they imply is in `ASPECT_EDIT_TYPES`.
+ASPECT_NOUNS = _words(
+    """
+    pose posture expression gesture stance pattern print design fabric content contents
+    text writing lettering
+    """
+)
+ASPECT_EDIT_TYPES = {
+    **dict.fromkeys(("pose", "posture", "expression", "gesture", "stance"), "action"),
+    **dict.fromkeys(("pattern", "print", "design", "fabric"), "texture"),
+    **dict.fromkeys(("text", "writing", "lettering"), "other"),
+}
 PRONOUNS = _words("it he she him her they them this that these those one its itself")
 POSSESSIVE_OF = {"her": "her", "him": "his", "he": "his", "she": "her", "it": "its",
                  "them": "their", "they": "their"}

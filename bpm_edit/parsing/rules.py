@@ -157,6 +157,12 @@ _LABELLED = re.compile(
 )
 
 
+#: A trailing clause saying how or why, not what ("..., ensuring it blends naturally",
+#: "..., while keeping the rest unchanged"; not "so that it is red", which says what).
+_PURPOSE_TAIL = re.compile(
+    r"(?:\s*,\s*|\s+)(?:ensuring\b|making\s+sure\b|"
+    r"while\s+(?:keeping|maintaining|preserving|leaving)\b|in\s+order\s+to\b).*$"
+)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
 
 
@@ -174,6 +180,11 @@ def _normalise(sentence: str) -> str:
         text = _FRAMING.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
+    # "..., ensuring it blends in", "... so it's not so dark": how, not what
+    text = _PURPOSE_TAIL.sub("", text)
+    # typos: "on the the left", "a helmet front of the skateboard"
+    text = re.sub(r"\b(the|a|an|of|to|on|in)\s+\1\b", r"\1", text)
+    text = re.sub(r"(?<!\bin )(?<!\bup )(?<!\bout )\bfront of\b", "in front of", text)
     # "remove, from the image, the red car": a parenthetical left empty by the noise
     text = re.sub(r"^(\w+)\s*,(?:\s*,)+\s*", r"\1 ", text)
     # "can the image have a comic-book look?" -> "the image should have a comic-book look"
@@ -200,6 +211,7 @@ TEMPLATES: tuple[Template, ...] = (
     replacement.passive_replace,
     removal.no_more,
     removal.passive_remove,
+    removal.extract,
     removal.remove,
     addition.count_change,
     colouring.adjust,

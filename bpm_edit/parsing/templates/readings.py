@@ -68,7 +68,8 @@ def noun_phrase(text: str | None) -> NounPhrase:
 _WHOLE_IMAGE_PHRASE = re.compile(
     r"^(?:the\s+|this\s+|that\s+|my\s+|our\s+)?(?:(?:whole|entire|overall)\s+)?"
     r"(?:image|photo|photograph|picture|pic|scene|shot|it|this|everything|all|"
-    r"style|art style|weather|season|time of day|time|lighting|mood|atmosphere|look|"
+    r"style|art style|weather|climate|season|time of (?:the\s+)?day|time|lighting|mood|"
+    r"atmosphere|look|"
     r"aesthetic|overall look|whole thing|entire thing|color scheme|colour scheme|palette|"
     r"style of the image|look of the image)$"
 )
@@ -128,6 +129,9 @@ def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
     """Read "change X to Y" for any X and Y: background, whole image, colour, material,
     size, action or a replacement."""
     x_text = x_text.strip()
+    from_to = _from_to(x_text, y_text)
+    if from_to is not None:
+        return from_to
     if is_whole_image(x_text):
         return change_whole(x_text, y_text, material_first)
     if re.match(r"^where\b", x_text):
@@ -149,6 +153,11 @@ def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
         return in_place("action", source)
     complement = classify_complement(y_text, material_first=material_first)
     kind = complement.kind
+    aspect = _ASPECT.match(x_text)
+    aspect_type = lx.ASPECT_EDIT_TYPES.get(aspect.group(1)) if aspect else None
+    if aspect_type in ("action", "other") or (aspect_type == "texture" and kind != "color"):
+        # "change the pose of the horse to head up", "the pattern of the shirt to stripes"
+        return in_place(aspect_type, source)
     if property_match:
         word = property_match.group(1)
         kind = {"colour": "color", "hue": "color", "shade": "color", "material": "texture",
@@ -216,6 +225,45 @@ def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
         return Reading("replace", source.text, None, locator=source.locator,
                         flags=["low_confidence"])
     return Reading("replace", source.text, target.text, size=size, locator=source.locator)
+
+
+_ASPECT = re.compile(r"^(?:the\s+|its\s+|his\s+|her\s+|their\s+)?([a-z]+)\s+of\b")
+#: Words that are not an object or a setting in "from X to Y" (the GLOBAL_WORDS that also
+#: describe one object's look are left out: "from dark to bright" is a colour change).
+_TIME_WEATHER_FILLERS = frozenset({"time", "a", "an", "the", "season", "weather", "climate"})
+_NOT_TIME_WEATHER = frozenset({"dark", "darker", "brighter", "lighting", "fire", "burning",
+                               "century", "era", "end", "world"})
+
+
+def _names_time_or_weather(text: str) -> bool:
+    """True when `text` names only a time of day, a season or a weather ("night time", "a
+    sunny day with a rainbow" is not: the head "day" is, the rest is scenery)."""
+    phrase = noun_phrase(text).text
+    words = tokens_of(phrase or "")
+    content = [w for w in words if w not in _TIME_WEATHER_FILLERS]
+    return bool(content) and (
+        all(w in lx.GLOBAL_WORDS and w not in _NOT_TIME_WEATHER for w in content)
+        or (content[-1] in ("day", "night", "sunset", "sunrise", "evening", "morning")
+            and all(w in lx.GLOBAL_WORDS for w in content[:-1]))
+    )
+
+
+def _from_to(x_text: str, y_text: str) -> Reading | None:
+    """"change X from A to B" where A and B are times, seasons or weathers (a whole-image
+    edit) or settings (the background); None for anything else."""
+    m = re.match(r"^(?P<x>.*?)\s*\bfrom\s+(?P<a>.+)$", x_text)
+    if not m:
+        return None
+    if _names_time_or_weather(m["a"]) and _names_time_or_weather(y_text):
+        return whole_image()
+    old, new = noun_phrase(m["a"]), noun_phrase(y_text)
+    subject = noun_phrase(m["x"]).head
+    if old.head in lx.SCENE_NOUNS and new.head in lx.SCENE_NOUNS and subject and (
+        subject not in lx.BACKGROUND_WORDS
+    ):
+        # "change the tent from the forest to the beach": the setting changes
+        return Reading("background", old.text, strip_scene_words(y_text))
+    return None
 
 
 def size_in(text: str) -> str:
@@ -302,8 +350,8 @@ def add(target_text: str, context: Context, verb: str = "add") -> Reading:
     if target.head in lx.BACKGROUND_WORDS and len(target.text.split()) > 1:
         return Reading("background", target.head, " ".join(target.text.split()[:-1]))
     if target.head in ("filter", "effect", "style", "look", "tone", "vibe", "aesthetic",
-                       "feel", "overlay", "grain", "vignette", "tint"):
-        return whole_image()
+                       "feel", "overlay", "grain", "vignette", "tint", "climate", "weather"):
+        return whole_image()  # "add a vintage filter", "insert a rainy climate"
     if relation is None:
         return Reading("add", None, target.text, position="none")
     ref = relation.reference.text if relation.reference else None

@@ -13,7 +13,9 @@ from bpm_edit.parsing.grammar import read_locator
 from bpm_edit.parsing.templates.readings import (
     Context,
     Reading,
+    in_place,
     is_whole_image,
+    noun_phrase,
     removal_of,
     whole_image,
 )
@@ -113,7 +115,7 @@ def passive_remove(s: str, c: Context) -> Reading | None:
 _REMOVE = re.compile(
     r"^(?:get rid of|take away|take out|take off|wipe out|wipe away|wipe off|clear away|"
     r"clear out|clear off|cut out|do away with|remove|delete|erase|eliminate|expunge|"
-    r"eradicate|omit|exclude|extract|ditch|discard|hide|rid the image of|rid|lose|"
+    r"eradicate|omit|exclude|ditch|discard|hide|rid the image of|rid|lose|"
     r"edit out|crop out|clean up|clean away|dispose of|subtract|banish|purge|scrub out|"
     r"scrub away|blot out|paint out|paint over|remove all traces of|obliterate|excise|efface|"
     r"annihilate|abolish|expel|evict|dispel|scrap|wipe|blank out|white out|mask out|black out|"
@@ -132,6 +134,19 @@ _TAKE_OFF = re.compile(
     r"(?:off|away|out)"
     r"(?:\s+(?:of|from)?\s*(?P<origin>.+))?$"
 )
+
+
+_EXTRACT = re.compile(r"^(?:extract|isolate|cut out and keep|keep only)\s+(?P<x>.+)$")
+
+
+def extract(s: str, c: Context) -> Reading | None:
+    """"extract the striped top (worn by the person)": the object is kept and everything
+    else goes, an edit of its own kind (not a removal of the object)."""
+    m = _EXTRACT.match(s)
+    if not m:
+        return None
+    obj = noun_phrase(re.split(r"\s+(?:from|out of)\s+", m["x"])[0])
+    return in_place("other", obj) if obj.text else None
 
 
 def remove(s: str, c: Context) -> Reading | None:

@@ -51,8 +51,12 @@ _REPLACE_ALONE = re.compile(r"^(?:replace|swap out|substitute)\s+(?P<x>.+)$")
 def replace(s: str, c: Context) -> Reading | None:
     """"replace X with Y", "swap X for Y", "let Y replace X"."""
     m = _REPLACE.match(s)
+    if m and m["conn"] == "by" and re.search(r"(?:ing|ed|\bright|\bjust|\bclose)$", m["x"]):
+        # "replace the child standing by the lake with a cactus": "by" places the child
+        later = _REPLACE.match(f"{m['verb']} {m['x']} by-{m['y']}")
+        m = later or m
     if m:
-        x, y = m["x"], m["y"]
+        x, y = m["x"].replace(" by-", " by "), m["y"]
         if m["verb"] == "substitute" and m["conn"] == "for":
             x, y = y, x
         if y.strip() in lx.COLOR_NOUNS:
