@@ -335,7 +335,7 @@ class BPMMetric:
             "models": self.models,
             "alpha": bpm.alpha,
             "alpha_global": bpm.alpha_global,
-            "parser": bpm.parser if isinstance(bpm.parser, str) else type(bpm.parser).__name__,
+            "parser": _parser_name(bpm.parser),
             "parser_options": _public_options(bpm.parser_options),
             "model_options": _public_options(
                 {k: v for k, v in bpm.model_options.items() if k not in SPEED_ONLY_OPTIONS}
@@ -375,6 +375,18 @@ class BPMMetric:
                 load_mask(item.mask_edited, size, f"item {item.item_id}: mask_edited"),
             )
         return request
+
+
+def _parser_name(parser: Any) -> str:
+    """The parser as a result key sees it: the rules parser with its grammar version (a
+    new grammar can parse differently); other names as given; objects by parser_id."""
+    if parser == "rules":
+        from bpm_edit.parsing.rules import RulesParser
+
+        return RulesParser.parser_id
+    if isinstance(parser, str):
+        return parser
+    return getattr(parser, "parser_id", type(parser).__name__)
 
 
 def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:

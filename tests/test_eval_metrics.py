@@ -231,12 +231,15 @@ def test_bpm_metric_records_the_components(tmp_path):
 
 
 def test_bpm_result_key_ignores_the_sam_batch_size_but_not_the_speed_options():
+    from bpm_edit.parsing.rules import RulesParser
+
     def settings(**model_options):
         (bpm,) = build_metrics(["bpm"], models="tiny",
                                bpm_options={"model_options": model_options})
         return bpm.settings()
 
     assert settings(sam_batch_size=4) == settings()  # same scores: finished records stay
+    assert settings()["parser"] == RulesParser.parser_id  # a new grammar: a new key
     assert settings(detection_size=96)["model_options"] == {"detection_size": "96"}
     assert settings(sam_dtype="bfloat16") != settings()
 

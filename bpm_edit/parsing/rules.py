@@ -289,7 +289,10 @@ class RulesParser:
     `truncated` and `low_confidence`.
     """
 
-    parser_id = "rules"
+    #: Bumped whenever a change to the grammar can change a parse, so parse caches and
+    #: result keys made with an older grammar are not reused.
+    version = 2
+    parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:
         if max_chars < 1:
