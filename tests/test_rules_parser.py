@@ -1043,6 +1043,10 @@ EXACT = [
     ("add a vase front of the window",
      dict(edit_type="add", target_object="vase", reference_object="window",
           position_change="near")),
+    ("Brighten the photo so that the faces are visible",
+     dict(edit_type="style_global", source_object="all", target_object="all")),
+    ("Darken the sky so it looks stormy",
+     dict(edit_type="color", source_object="sky", target_object="sky")),
     # extracting keeps the object: not a removal
     ("Extract the red car from the street",
      dict(edit_type="other", source_object="red car", target_object="red car")),

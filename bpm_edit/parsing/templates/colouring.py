@@ -47,6 +47,7 @@ def adjust(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     x = re.sub(r"^\s*(?:of\s+)?", "", m["x"]).strip()
+    x = re.split(r"\s+(?:so|so that|until)\s+", x)[0]  # "lighten the image so it's not dark"
     if not x or is_whole_image(x) or x.startswith(("a bit", "slightly", "a little")):
         return whole_image()
     obj = noun_phrase(x)
