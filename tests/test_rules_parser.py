@@ -1047,6 +1047,30 @@ EXACT = [
      dict(edit_type="style_global", source_object="all", target_object="all")),
     ("Darken the sky so it looks stormy",
      dict(edit_type="color", source_object="sky", target_object="sky")),
+    # photographic adjustments of the whole picture, in more shapes
+    ("increase the photo contrast",
+     dict(edit_type="style_global", source_object="all", target_object="all")),
+    ("darken the picture, then sharpen it", dict(edit_type="style_global", source_object="all")),
+    ("make less saturation", dict(edit_type="style_global", source_object="all")),
+    ("add more brightness to brighten the scene",
+     dict(edit_type="style_global", source_object="all")),
+    ("apply a watercolor filter to the image", dict(edit_type="style_global")),
+    ("apply a plaster to her knee",
+     dict(edit_type="add", target_object="plaster", reference_object="her knee")),
+    ("photoshop the man out", dict(edit_type="remove", source_object="man")),
+    ("make the woman's hair ginger",
+     dict(edit_type="color", source_object="woman's hair", target_object="woman's hair")),
+    ("Make the dog 20% bigger then the cat",
+     dict(edit_type="size", source_object="dog", size_change="larger")),
+    ("Significantly widen the table",
+     dict(edit_type="size", source_object="table", size_change="larger")),
+    ("Have the cafe be named Luna",
+     dict(edit_type="other", source_object="cafe", target_object="cafe")),
+    # a replacement's new object is a thing, even when its first word is a verb
+    ("replace the boxes with throw blankets",
+     dict(edit_type="replace", source_object="boxes", target_object="throw blankets")),
+    ("change the lamp for a candle",
+     dict(edit_type="replace", source_object="lamp", target_object="candle")),
     # extracting keeps the object: not a removal
     ("Extract the red car from the street",
      dict(edit_type="other", source_object="red car", target_object="red car")),
@@ -1058,12 +1082,12 @@ def test_exact_spec(instruction: str, expected: dict) -> None:
     spec = PARSER.parse(instruction)
     got = {name: getattr(spec, name) for name in expected}
     assert got == expected
-    assert spec.instruction == instruction and spec.parser == "rules:2"
+    assert spec.instruction == instruction and spec.parser == "rules:3"
 
 
 def test_parser_satisfies_the_interface() -> None:
     assert isinstance(PARSER, InstructionParser)
-    assert PARSER.parser_id == "rules:2"
+    assert PARSER.parser_id == "rules:3"
 
 
 def test_parse_is_deterministic_and_keeps_original_spelling() -> None:
@@ -1147,7 +1171,7 @@ def test_random_word_salad_never_crashes() -> None:
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12)))
         if text.strip():
             spec = PARSER.parse(text)
-            assert isinstance(spec, EditSpec) and spec.parser == "rules:2"
+            assert isinstance(spec, EditSpec) and spec.parser == "rules:3"
 
 
 def test_throughput_sanity() -> None:

@@ -332,6 +332,7 @@ _COMPARISON_TAIL = re.compile(
     r"^(?P<c>.+?)\s+(?:(?:just\s+)?(?:like|as\s+in)|from|due\s+to|after|because\s+of)\s+"
     r"(?:an?\s+|the\s+|in\s+)?[\w-]+(?:\s+[\w-]+)?$"
 )
+_AMOUNT = re.compile(r"^\d+(?:\.\d+)?(?:%|x|times)?$")  # "12%", "2x": how much bigger
 _DECADE = re.compile(r"^(?:\d{2}|\d{4})(?:'?s|th)$")
 
 
@@ -439,7 +440,10 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     if has_material and material_only:
         return Complement("texture")
     sizes = [size_word(w) for w in words if size_word(w)]
-    if sizes and all(size_word(w) or w in ("in", "size", "scale", "height") for w in words):
+    if sizes and all(
+        size_word(w) or w in ("in", "size", "scale", "height") or _AMOUNT.match(w)
+        for w in words
+    ):
         return Complement("size", size=sizes[0])
     if action_word(tokens[0]) and tokens[0] not in lx.MATERIALS and not _ing_modifier(tokens):
         return Complement("action")

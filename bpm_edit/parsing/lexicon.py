@@ -20,7 +20,7 @@ COLORS = _words(
     coral fuchsia lilac mauve mint ochre peach plum rose ruby salmon sapphire sepia
     aqua aquamarine bronze copper rainbow multicolored multicoloured colorful colourful
     reddish bluish greenish yellowish pinkish purplish brownish greyish grayish orangish
-    blonde blond platinum auburn jet-black snow-white
+    blonde blond platinum auburn jet-black snow-white ginger brunette redheaded
     """
 )
 #: Words that modify a colour without naming another property ("dark blue", "red paint").
@@ -55,7 +55,7 @@ MATERIALS = _words(
 #: Colour words that are also things ("swap the apple for an orange").
 COLOR_NOUNS = _words(
     "orange lime peach plum salmon coral rose olive cream emerald ruby sapphire pearl amber "
-    "chocolate mint gold silver bronze copper jade ivory"
+    "chocolate mint gold silver bronze copper jade ivory ginger"
 )
 #: What something can be "covered in" that changes its surface, not adds an object.
 COVERINGS = _words("snow frost ice moss rust dust mud sand glitter paint soot ash frosting")
@@ -96,7 +96,7 @@ GLOBAL_WORDS = _words(
     """
 )
 BACKGROUND_WORDS = _words(
-    "background backdrop backgrounds scenery setting surroundings environment location"
+    "background backdrop backgrounds scenery setting surroundings environment location view"
 )
 #: Destinations that are a whole setting, not a spot in the picture ("move her to the
 #: jungle" changes the background).
@@ -195,7 +195,7 @@ QUANTITY_NOUNS = _words(
 PROPERTY_NOUNS = _words(
     """
     color colour hue shade tint texture material size shape appearance look finish
-    surface
+    surface length
     """
 )
 #: Aspects of an object named as "the X of Y" that an edit changes while Y stays the

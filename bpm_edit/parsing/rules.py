@@ -64,7 +64,9 @@ _POLITE = re.compile(
     r"i want you to|i'd like you to|i would like you to|i'd like to|i would like to|"
     r"i want to|we want to|we need to|you need to|you should|you must|try to|go ahead and|"
     r"help me|let's|let us|lets|now|then|just|also|and|ok|okay|hey|so|first|finally|"
-    r"simply|quickly|carefully|gently|maybe|perhaps)\b[\s,]*"
+    r"simply|quickly|carefully|gently|maybe|perhaps|significantly|slightly|subtly|"
+    r"gradually|completely|entirely|totally|fully|noticeably|dramatically|substantially|"
+    r"considerably|somewhat)\b[\s,]*"
 )
 
 
@@ -185,6 +187,7 @@ def _normalise(sentence: str) -> str:
     # typos: "on the the left", "a helmet front of the skateboard"
     text = re.sub(r"\b(the|a|an|of|to|on|in)\s+\1\b", r"\1", text)
     text = re.sub(r"(?<!\bin )(?<!\bup )(?<!\bout )\bfront of\b", "in front of", text)
+    text = re.sub(r"\b(\w+er)\s+then\b", r"\1 than", text)  # "smaller then the dog"
     # "remove, from the image, the red car": a parenthetical left empty by the noise
     text = re.sub(r"^(\w+)\s*,(?:\s*,)+\s*", r"\1 ", text)
     # "can the image have a comic-book look?" -> "the image should have a comic-book look"
@@ -291,7 +294,7 @@ class RulesParser:
 
     #: Bumped whenever a change to the grammar can change a parse, so parse caches and
     #: result keys made with an older grammar are not reused.
-    version = 2
+    version = 3
     parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:

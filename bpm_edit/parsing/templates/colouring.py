@@ -23,7 +23,9 @@ from bpm_edit.parsing.templates.readings import (
 
 _ADJUST = re.compile(
     r"^(?:(?:increase|decrease|reduce|boost|lower|raise|adjust|enhance|improve|fix|correct|"
-    r"balance|tweak|amplify|intensify|soften|add|remove)\s+(?:the\s+)?(?:overall\s+)?"
+    r"balance|tweak|amplify|intensify|soften|add|remove|make(?=\s+(?:more|less)\s))\s+"
+    r"(?:the\s+|more\s+|less\s+)?"
+    r"(?:overall\s+)?(?:(?:image|photo|picture|image's|photo's|picture's)\s+)?"
     r"(?:brightness|contrast|saturation|exposure|sharpness|clarity|lighting|quality|resolution|"
     r"warmth|vibrance|vibrancy|color balance|colour balance|white balance|gamma|tone|tones|"
     r"definition|detail|details|noise|grain|blur|blurriness|haze)"
@@ -47,7 +49,9 @@ def adjust(s: str, c: Context) -> Reading | None:
     if not m:
         return None
     x = re.sub(r"^\s*(?:of\s+)?", "", m["x"]).strip()
-    x = re.split(r"\s+(?:so|so that|until)\s+", x)[0]  # "lighten the image so it's not dark"
+    # "lighten the image so it's not dark", "darken the image, sharpen it": the object only
+    x = re.split(r"\s+(?:so|so that|until)\s+|\s*,\s*", x)[0]
+    x = re.sub(r"^(?:to|in order to)\s.*$", "", x)  # "add more contrast to simulate light"
     if not x or is_whole_image(x) or x.startswith(("a bit", "slightly", "a little")):
         return whole_image()
     obj = noun_phrase(x)

@@ -125,7 +125,9 @@ def replacement_target(text: str) -> tuple[str | None, str]:
     return phrase.text, size
 
 
-def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
+def change(
+    x_text: str, y_text: str, material_first: bool = False, new_object: bool = False
+) -> Reading:
     """Read "change X to Y" for any X and Y: background, whole image, colour, material,
     size, action or a replacement."""
     x_text = x_text.strip()
@@ -153,6 +155,10 @@ def change(x_text: str, y_text: str, material_first: bool = False) -> Reading:
         return in_place("action", source)
     complement = classify_complement(y_text, material_first=material_first)
     kind = complement.kind
+    if new_object and kind in ("action", "state"):
+        kind = "noun"  # "replace the bags with throw pillows": a thing, not an action
+    if re.match(r"^(?:to\s+)?(?:be\s+)?(?:called|named|renamed|titled|labell?ed)\b", y_text):
+        return in_place("other", source)  # "have the shop be called Bongos": its sign text
     aspect = _ASPECT.match(x_text)
     aspect_type = lx.ASPECT_EDIT_TYPES.get(aspect.group(1)) if aspect else None
     if aspect_type in ("action", "other") or (aspect_type == "texture" and kind != "color"):
@@ -341,6 +347,13 @@ def is_scene(ref: str, context: Context | None) -> bool:
     return context is not None and all(w in context.proper_words for w in words)
 
 
+#: What an "add/apply X" changes the whole picture with, not a new object.
+_WHOLE_IMAGE_ADDS = frozenset(
+    "filter effect style look tone vibe aesthetic feel overlay grain vignette tint climate "
+    "weather contrast brightness saturation exposure lighting sharpness warmth vibrance".split()
+)
+
+
 def add(target_text: str, context: Context, verb: str = "add") -> Reading:
     """"add X (relation Y)": what is added, where, relative to what."""
     head_text, relation = split_relation(target_text)
@@ -349,9 +362,9 @@ def add(target_text: str, context: Context, verb: str = "add") -> Reading:
         return Reading("other", flags=["low_confidence"])
     if target.head in lx.BACKGROUND_WORDS and len(target.text.split()) > 1:
         return Reading("background", target.head, " ".join(target.text.split()[:-1]))
-    if target.head in ("filter", "effect", "style", "look", "tone", "vibe", "aesthetic",
-                       "feel", "overlay", "grain", "vignette", "tint", "climate", "weather"):
-        return whole_image()  # "add a vintage filter", "insert a rainy climate"
+    last_word = tokens_of(head_text)[-1] if tokens_of(head_text) else None
+    if target.head in _WHOLE_IMAGE_ADDS or last_word in _WHOLE_IMAGE_ADDS:
+        return whole_image()  # "add a vintage filter", "apply a retro look", "more contrast"
     if relation is None:
         return Reading("add", None, target.text, position="none")
     ref = relation.reference.text if relation.reference else None

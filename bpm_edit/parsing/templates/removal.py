@@ -129,7 +129,8 @@ _REMOVE = re.compile(
 
 _TAKE_OFF = re.compile(
     r"^(?:take|pull|knock|brush|wipe|cut|get|pluck|pick|yank|rip|tear|snatch|lift|kick|"
-    r"chase|scare|shoo|clean|sweep|wash|scrape|peel|zap|blow|push|scrub|rub|erase|clear)\s+"
+    r"chase|scare|shoo|clean|sweep|wash|scrape|peel|zap|blow|push|scrub|rub|erase|clear|"
+    r"photoshop|edit|airbrush)\s+"
     r"(?P<x>.+?)\s+"
     r"(?:off|away|out)"
     r"(?:\s+(?:of|from)?\s*(?P<origin>.+))?$"

@@ -45,6 +45,10 @@ _REPLACE_ACTIVE = re.compile(
 )
 
 
+#: "change the table for a dog": "for" and an indefinite new object.
+_CHANGE_FOR = re.compile(
+    r"^(?:change|exchange|trade)\s+(?P<x>.+?)\s+for\s+(?P<y>(?:a|an|some|two|three)\s.+)$"
+)
 _REPLACE_ALONE = re.compile(r"^(?:replace|swap out|substitute)\s+(?P<x>.+)$")
 
 
@@ -61,7 +65,10 @@ def replace(s: str, c: Context) -> Reading | None:
             x, y = y, x
         if y.strip() in lx.COLOR_NOUNS:
             y = f"a {y.strip()}"  # "replace apple with orange": the fruit, not the colour
-        return change(x, y)
+        return change(x, y, new_object=True)
+    m = _CHANGE_FOR.match(s)
+    if m:
+        return change(m["x"], m["y"], new_object=True)
     m = _REPLACE_ACTIVE.match(s)
     if m:
         # "let a bicycle replace the car": the new object is the subject
