@@ -373,6 +373,9 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     previous = None
     while previous != text:
         previous, text = text, _COMPLEMENT_LEAD.sub("", text)
+    with_part = re.match(r"^(?P<c>.+?)\s+with\s+.+$", text)
+    if with_part and classify_complement(with_part["c"]).kind == "color":
+        return Complement("color")  # "bright blue with clouds": the colour, with extras
     compared = _COMPARISON_TAIL.match(text)
     if compared:
         # "orange and red like autumn": the colour, with what it evokes

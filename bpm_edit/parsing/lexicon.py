@@ -36,6 +36,7 @@ COLOR_FILLERS = _words(
 MATERIALS = _words(
     """
     wood wooden metal metallic steel iron gold glass glassy plastic stone marble brick
+    transparent translucent see-through opaque
     clay ceramic porcelain leather velvet silk silky cotton wool woolen woollen denim fur
     furry paper cardboard concrete ice icy crystal diamond rubber lego bronze copper
     chrome straw wicker bamboo cloth fabric lace knit knitted granite sand sandy jelly
@@ -203,14 +204,22 @@ PROPERTY_NOUNS = _words(
 #: sign"): the object is Y. The edit type they imply is in `ASPECT_EDIT_TYPES`.
 ASPECT_NOUNS = _words(
     """
-    pose posture expression gesture stance pattern print design fabric content contents
-    text writing lettering
+    pose posture expression gesture stance action activity movement motion pattern print
+    design fabric content contents text writing lettering title caption label inscription
+    slogan
     """
 )
+#: Writing in the picture: changing or adding it is a text edit ("other").
+TEXT_NOUNS = _words(
+    "text texts word words number numbers letter letters caption captions title slogan "
+    "writing lettering inscription"
+)
 ASPECT_EDIT_TYPES = {
-    **dict.fromkeys(("pose", "posture", "expression", "gesture", "stance"), "action"),
+    **dict.fromkeys(("pose", "posture", "expression", "gesture", "stance", "action",
+                     "activity", "movement", "motion"), "action"),
     **dict.fromkeys(("pattern", "print", "design", "fabric"), "texture"),
-    **dict.fromkeys(("text", "writing", "lettering"), "other"),
+    **dict.fromkeys(("text", "writing", "lettering", "title", "caption", "label",
+                     "inscription", "slogan"), "other"),
 }
 PRONOUNS = _words("it he she him her they them this that these those one its itself")
 POSSESSIVE_OF = {"her": "her", "him": "his", "he": "his", "she": "her", "it": "its",

@@ -82,7 +82,7 @@ _EDIT_VERBS = (
 #: edit where the dog is gone", "your task: delete the lamp").
 _FRAMING = re.compile(
     r"^(?:modify|change|edit|alter|adjust|update|revise|tweak|rework|retouch|amend)\s+"
-    r"(?:the\s+|this\s+|that\s+)?(?:scene|image|picture|photo|photograph|pic|shot)"
+    r"(?:the\s+|this\s+|that\s+|my\s+|our\s+)?(?:scene|image|picture|photo|photograph|pic|shot)"
     r"(?:\s*[,:]\s*|\s+(?:so\s+(?:that\s+)?|such\s+that\s+|in\s+such\s+a\s+way\s+that\s+|"
     rf"by\s+|and\s+|to\s+(?=(?:{_EDIT_VERBS})\b)))"
     r"|^make\s+an?\s+edit\s+(?:where|so\s+that|in\s+which|such\s+that|that)\s+"
@@ -162,7 +162,8 @@ _LABELLED = re.compile(
 #: A trailing clause saying how or why, not what ("..., ensuring it blends naturally",
 #: "..., while keeping the rest unchanged"; not "so that it is red", which says what).
 _PURPOSE_TAIL = re.compile(
-    r"(?:\s*,\s*|\s+)(?:ensuring\b|making\s+sure\b|"
+    r"(?:\s*,\s*|\s+)(?:ensuring\b|making\s+sure\b|keep(?:ing)?\s+(?:everything|all)\s+"
+    r"else\b|keep(?:ing)?\s+the\s+rest\b|"
     r"while\s+(?:keeping|maintaining|preserving|leaving)\b|in\s+order\s+to\b).*$"
 )
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
@@ -182,6 +183,7 @@ def _normalise(sentence: str) -> str:
         text = _FRAMING.sub("", text)
         text = _POLITE_TAIL.sub("", text)
     text = _IMAGE_NOISE.sub("", text)
+    text = re.sub(r"<[^<>]*>", " ", text)  # template placeholders: "add a hat in <ImageHere>"
     # "..., ensuring it blends in", "... so it's not so dark": how, not what
     text = _PURPOSE_TAIL.sub("", text)
     # typos: "on the the left", "a helmet front of the skateboard"
@@ -294,7 +296,7 @@ class RulesParser:
 
     #: Bumped whenever a change to the grammar can change a parse, so parse caches and
     #: result keys made with an older grammar are not reused.
-    version = 3
+    version = 4
     parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:

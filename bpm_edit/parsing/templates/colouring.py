@@ -30,6 +30,7 @@ _ADJUST = re.compile(
     r"warmth|vibrance|vibrancy|color balance|colour balance|white balance|gamma|tone|tones|"
     r"definition|detail|details|noise|grain|blur|blurriness|haze)"
     r"|(?:brighten|darken|sharpen|denoise|deblur|dehaze|lighten|saturate|desaturate|enhance|"
+    r"pixelate|pixelize|pixellate|"
     r"restore|retouch|unblur|declutter|clarify|illuminate)"
     r"|(?:fix|repair|restore|clean up|clear up|improve|enhance|correct)\s+(?:the\s+|this\s+)?"
     r"(?=(?:blurry|blurred|hazy|noisy|grainy|dark|dim|low-light|foggy|underexposed|overexposed|"

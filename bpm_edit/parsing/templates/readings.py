@@ -157,6 +157,14 @@ def change(
     kind = complement.kind
     if new_object and kind in ("action", "state"):
         kind = "noun"  # "replace the bags with throw pillows": a thing, not an action
+    words = tokens_of(x_text)
+    text_noun = next((w for w in words[:2] if w in lx.TEXT_NOUNS), None)
+    if text_noun and not new_object and words[words.index(text_noun) + 1 :][:1] != ["of"]:
+        # "change the text 'oh good' to 'hello'", "change the number 881 to 960"
+        return Reading("other", text_noun, text_noun)
+    if re.fullmatch(r"'[^']+'", y_text.strip()):
+        # "replace 'joy' with 'pruna'": quoted words are writing
+        return Reading("other", source.text.strip("'"), y_text.strip().strip("'"))
     if re.match(r"^(?:to\s+)?(?:be\s+)?(?:called|named|renamed|titled|labell?ed)\b", y_text):
         return in_place("other", source)  # "have the shop be called Bongos": its sign text
     aspect = _ASPECT.match(x_text)
@@ -186,11 +194,11 @@ def change(
         return move(source, complement.relation)
     adjectival = not re.match(r"^(?:be\s+|look like\s+|like\s+|resemble\s+)?(?:a|an|the)\s",
                               y_text)
-    if kind == "global" and adjectival and (
+    if kind == "global" and adjectival and not new_object and (
         source.head in ("sky", "weather", "season", "time") or source.text in lx.GLOBAL_WORDS
     ):
         return whole_image()
-    if kind == "global" and adjectival and all(
+    if kind == "global" and adjectival and not new_object and all(
         w in lx.GLOBAL_WORDS or w in lx.STYLE_WORDS or w in lx.DEGREE_WORDS
         for w in tokens_of(y_text)
     ):
