@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 #: Part of every LLM parser id: a new prompt can answer differently, so it must not
 #: reuse cached parses of the old one.
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 
 #: Longer instructions are cut to this many characters in the prompt (and the spec is
 #: flagged "truncated"), so one pathological input cannot exceed the model's context.
@@ -78,7 +78,8 @@ changes. size: it grows or shrinks. move: it goes to another place in the pictur
 action: a person or animal changes pose, expression or activity. style_global: the whole \
 picture changes (art style, weather, season, time of day, lighting). background: only the \
 background or setting changes, the subjects stay ("move her to the jungle" is a background \
-edit). other: none of these.
+edit). other: none of these, e.g. the writing on something changes ("make the sign say \
+stop": source and target are the sign) or an object is extracted from its picture.
 - "source_object": the part of the ORIGINAL image that the edit changes, a short noun \
 phrase copied from the instruction with its adjectives ("red slippers"). null for add. \
 "all" when the whole picture changes. For a background edit, the instruction's word for the \
