@@ -250,8 +250,8 @@ _NOT_TIME_WEATHER = frozenset({"dark", "darker", "brighter", "lighting", "fire",
 
 
 def _names_time_or_weather(text: str) -> bool:
-    """True when `text` names only a time of day, a season or a weather ("night time", "a
-    sunny day with a rainbow" is not: the head "day" is, the rest is scenery)."""
+    """True when the noun phrase of `text` names only a time of day, a season or a
+    weather ("night time", "a snowy winter", "a sunny day"; not "a dark room")."""
     phrase = noun_phrase(text).text
     words = tokens_of(phrase or "")
     content = [w for w in words if w not in _TIME_WEATHER_FILLERS]
