@@ -1096,6 +1096,16 @@ EXACT = [
      dict(edit_type="color", source_object="car", target_object="car")),
     ("add a hat in <image>", dict(edit_type="add", target_object="hat", reference_object=None)),
     ("pixelate the image", dict(edit_type="style_global", source_object="all")),
+    ("Prompt: make the horse gallop",
+     dict(edit_type="action", source_object="horse", target_object="horse")),
+    ("change the lamp", dict(edit_type="other", source_object="lamp", target_object="lamp")),
+    ("Duplicate the bird", dict(edit_type="add", target_object="bird")),
+    ("Make the sea colder", dict(edit_type="color", source_object="sea", target_object="sea")),
+    ("make the bus bigger and yellow",
+     dict(edit_type="size", source_object="bus", size_change="larger")),
+    ("make the label bigger", dict(edit_type="size", source_object="label")),
+    ("Help the dog wear a scarf",
+     dict(edit_type="add", target_object="scarf", reference_object="dog")),
     # extracting keeps the object: not a removal
     ("Extract the red car from the street",
      dict(edit_type="other", source_object="red car", target_object="red car")),
@@ -1107,12 +1117,12 @@ def test_exact_spec(instruction: str, expected: dict) -> None:
     spec = PARSER.parse(instruction)
     got = {name: getattr(spec, name) for name in expected}
     assert got == expected
-    assert spec.instruction == instruction and spec.parser == "rules:4"
+    assert spec.instruction == instruction and spec.parser == "rules:5"
 
 
 def test_parser_satisfies_the_interface() -> None:
     assert isinstance(PARSER, InstructionParser)
-    assert PARSER.parser_id == "rules:4"
+    assert PARSER.parser_id == "rules:5"
 
 
 def test_parse_is_deterministic_and_keeps_original_spelling() -> None:
@@ -1196,7 +1206,7 @@ def test_random_word_salad_never_crashes() -> None:
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12)))
         if text.strip():
             spec = PARSER.parse(text)
-            assert isinstance(spec, EditSpec) and spec.parser == "rules:4"
+            assert isinstance(spec, EditSpec) and spec.parser == "rules:5"
 
 
 def test_throughput_sanity() -> None:

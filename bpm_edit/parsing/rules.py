@@ -86,7 +86,8 @@ _FRAMING = re.compile(
     r"(?:\s*[,:]\s*|\s+(?:so\s+(?:that\s+)?|such\s+that\s+|in\s+such\s+a\s+way\s+that\s+|"
     rf"by\s+|and\s+|to\s+(?=(?:{_EDIT_VERBS})\b)))"
     r"|^make\s+an?\s+edit\s+(?:where|so\s+that|in\s+which|such\s+that|that)\s+"
-    r"|^(?:your\s+|the\s+)?(?:task|instruction|edit|request|goal)\s*:\s*"
+    r"|^(?:your\s+|the\s+)?(?:task|instruction|edit|request|goal|prompt|object|subject|"
+    r"action|change)\s*:\s*"
     r"|^(?:i'd|i\s+would)\s+appreciate\s+(?:it\s+)?if\s+you\s+(?:could|would|can)\s+"
     r"|^it\s+would\s+be\s+(?:nice|great|cool|good|better|lovely|awesome|wonderful|ideal)\s+"
     r"if\s+you\s+(?:could|would)\s+"
@@ -200,6 +201,8 @@ def _normalise(sentence: str) -> str:
     text = _LABELLED.sub(r"change the \g<x> to ", text)
     # "the shirt he is wearing should be green": the relative clause only picks the shirt
     text = _RELATIVE_CLAUSE.sub("", text)
+    # "help the elephant wear a crown": have it do so
+    text = re.sub(r"^help\s+(?=(?:the|this|that|these|those|his|her|their)\s)", "have ", text)
     first, _, rest = text.partition(" ")
     if first in _GERUND and rest:
         text = f"{_GERUND[first]} {rest}"
@@ -296,7 +299,7 @@ class RulesParser:
 
     #: Bumped whenever a change to the grammar can change a parse, so parse caches and
     #: result keys made with an older grammar are not reused.
-    version = 4
+    version = 5
     parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:

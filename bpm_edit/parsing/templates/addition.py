@@ -252,7 +252,7 @@ _ADD_VERBS = (
     r"add|insert|draw|sketch|create|generate|introduce|bring in|spawn|install|embed|"
     r"superimpose|overlay|append|incorporate|integrate|paste|sprinkle|scatter|plant|attach|"
     r"affix|throw in|drop in|put in|grow|build|construct|make appear|paint in|"
-    r"depict|show|feature|inject|sneak in|slip in|pop in|apply"
+    r"depict|show|feature|inject|sneak in|slip in|pop in|apply|duplicate|clone|copy"
 )
 
 

@@ -60,6 +60,9 @@ _CONNECTORS = (
 _STYLE_VERBS = frozenset(
     "stylize stylise restyle render paint model fashion design redraw reimagine".split()
 )
+#: Verbs that with a bare object ("change the leaf") still name an edit of it.
+_BARE_CHANGE_VERBS = frozenset({"change", "alter", "modify", "edit", "update", "redesign"})
+_CLAUSE_WORDS = frozenset({"so", "and", "to", "that", "which", "with", "while", "because"})
 _TRANSFORM = re.compile(rf"^(?P<verb>{_TRANSFORM_VERB})\s+(?P<rest>.+)$")
 
 
@@ -78,7 +81,8 @@ _NO_AS_VERBS = frozenset({"make", "get", "shift"})
 
 
 def transform(s: str, c: Context) -> Reading | None:
-    """"turn/change/convert X into/to/as Y", "change the background to Y"."""
+    """"turn/change/convert X into/to/as Y", "change the background to Y"; a bare "change
+    the leaf" changes the leaf in a way it does not say ("other")."""
     m = _TRANSFORM.match(s)
     if not m:
         return None
@@ -88,6 +92,10 @@ def transform(s: str, c: Context) -> Reading | None:
         return change("image", direct["y"])
     split = _split_connector(rest, verb)
     if split is None:
+        obj = noun_phrase(rest)
+        bare = len(rest.split()) <= 4 and not _CLAUSE_WORDS.intersection(rest.split())
+        if verb in _BARE_CHANGE_VERBS and bare and obj.text and not is_whole_image(obj.text):
+            return in_place("other", obj)
         return None
     x, conn, y = split
     if not x.strip():
@@ -224,6 +232,11 @@ def make(s: str, c: Context) -> Reading | None:
     first, sep, _ = rest.partition(" and the ")
     if sep and suffix_complement(first, kinds=("color", "texture", "size")) is not None:
         rest = first  # "make the lake bigger and the mountains smaller": the first edit
+    first, sep, second = rest.rpartition(" and ")
+    if sep and suffix_complement(first, kinds=("size",)) is not None and (
+        classify_complement(second).kind in ("color", "texture")
+    ):
+        rest = first  # "make the text bigger and red": the size change comes first
     if _SUN_MOVES.match(rest):
         return whole_image()  # "make the sun set": a time of day
     scaled = _SCALED.match(rest)

@@ -159,7 +159,9 @@ def change(
         kind = "noun"  # "replace the bags with throw pillows": a thing, not an action
     words = tokens_of(x_text)
     text_noun = next((w for w in words[:2] if w in lx.TEXT_NOUNS), None)
-    if text_noun and not new_object and words[words.index(text_noun) + 1 :][:1] != ["of"]:
+    if text_noun and not new_object and kind not in ("size", "color", "texture") and (
+        words[words.index(text_noun) + 1 :][:1] != ["of"]
+    ):
         # "change the text 'oh good' to 'hello'", "change the number 881 to 960"
         return Reading("other", text_noun, text_noun)
     if re.fullmatch(r"'[^']+'", y_text.strip()):
