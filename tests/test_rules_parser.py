@@ -1106,6 +1106,19 @@ EXACT = [
     ("make the label bigger", dict(edit_type="size", source_object="label")),
     ("Help the dog wear a scarf",
      dict(edit_type="add", target_object="scarf", reference_object="dog")),
+    # plain directions in other words
+    ("move the cup further to the left",
+     dict(edit_type="move", source_object="cup", position_change="left")),
+    ("put the plate on the left-hand side of the bowl",
+     dict(edit_type="move", source_object="plate", reference_object="bowl",
+          position_change="left")),
+    ("shift the position of the lamp above the desk",
+     dict(edit_type="move", source_object="lamp", reference_object="desk",
+          position_change="up")),
+    ("the wooden box changes to a glossy surface",
+     dict(edit_type="texture", source_object="wooden box", target_object="wooden box")),
+    ("give this photo a Monet impression",
+     dict(edit_type="style_global", source_object="all", target_object="all")),
     # extracting keeps the object: not a removal
     ("Extract the red car from the street",
      dict(edit_type="other", source_object="red car", target_object="red car")),
@@ -1117,12 +1130,12 @@ def test_exact_spec(instruction: str, expected: dict) -> None:
     spec = PARSER.parse(instruction)
     got = {name: getattr(spec, name) for name in expected}
     assert got == expected
-    assert spec.instruction == instruction and spec.parser == "rules:5"
+    assert spec.instruction == instruction and spec.parser == "rules:6"
 
 
 def test_parser_satisfies_the_interface() -> None:
     assert isinstance(PARSER, InstructionParser)
-    assert PARSER.parser_id == "rules:5"
+    assert PARSER.parser_id == "rules:6"
 
 
 def test_parse_is_deterministic_and_keeps_original_spelling() -> None:
@@ -1206,7 +1219,7 @@ def test_random_word_salad_never_crashes() -> None:
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12)))
         if text.strip():
             spec = PARSER.parse(text)
-            assert isinstance(spec, EditSpec) and spec.parser == "rules:5"
+            assert isinstance(spec, EditSpec) and spec.parser == "rules:6"
 
 
 def test_throughput_sanity() -> None:

@@ -413,7 +413,7 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
         w in lx.MATERIALS or w in lx.COLORS or w in lx.MATERIAL_FILLERS for w in words
     )
     material_only = material_only and (words[-1] in lx.MATERIALS or words[-1] in (
-        "material", "texture", "textured", "finish", "pattern", "patterned", "print"))
+        "material", "texture", "textured", "finish", "pattern", "patterned", "print", "surface"))
     if len(tokens) == 2 and tokens[0] in ("a", "an") and (
         tokens[1] in lx.COLOR_NOUNS or tokens[1] in lx.MATERIALS
     ):

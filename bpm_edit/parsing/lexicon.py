@@ -36,7 +36,7 @@ COLOR_FILLERS = _words(
 MATERIALS = _words(
     """
     wood wooden metal metallic steel iron gold glass glassy plastic stone marble brick
-    transparent translucent see-through opaque
+    transparent translucent see-through opaque matte matt glossy shiny
     clay ceramic porcelain leather velvet silk silky cotton wool woolen woollen denim fur
     furry paper cardboard concrete ice icy crystal diamond rubber lego bronze copper
     chrome straw wicker bamboo cloth fabric lace knit knitted granite sand sandy jelly
@@ -206,7 +206,7 @@ ASPECT_NOUNS = _words(
     """
     pose posture expression gesture stance action activity movement motion pattern print
     design fabric content contents text writing lettering title caption label inscription
-    slogan
+    slogan position location placement
     """
 )
 #: Writing in the picture: changing or adding it is a text edit ("other").

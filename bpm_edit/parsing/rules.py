@@ -191,6 +191,9 @@ def _normalise(sentence: str) -> str:
     text = re.sub(r"\b(the|a|an|of|to|on|in)\s+\1\b", r"\1", text)
     text = re.sub(r"(?<!\bin )(?<!\bup )(?<!\bout )\bfront of\b", "in front of", text)
     text = re.sub(r"\b(\w+er)\s+then\b", r"\1 than", text)  # "smaller then the dog"
+    # "put the mug further right", "on the right hand of the towel": plain directions
+    text = re.sub(r"\b(?:further|farther)\s+(?:to\s+the\s+)?(left|right)\b", r"to the \1", text)
+    text = re.sub(r"\bon\s+the\s+(left|right)[- ]hand\s+(?:side\s+)?of\b", r"to the \1 of", text)
     # "remove, from the image, the red car": a parenthetical left empty by the noise
     text = re.sub(r"^(\w+)\s*,(?:\s*,)+\s*", r"\1 ", text)
     # "can the image have a comic-book look?" -> "the image should have a comic-book look"
@@ -299,7 +302,7 @@ class RulesParser:
 
     #: Bumped whenever a change to the grammar can change a parse, so parse caches and
     #: result keys made with an older grammar are not reused.
-    version = 5
+    version = 6
     parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:

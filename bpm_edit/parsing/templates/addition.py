@@ -162,6 +162,8 @@ def _give_reading(x_text: str, y_text: str, c: Context) -> Reading:
     if given.head in lx.BACKGROUND_WORDS and given.text and len(given.text.split()) > 1:
         # "give the photo a beach background"
         return Reading("background", given.head, " ".join(given.text.split()[:-1]))
+    if is_whole_image(x_text.strip()) and not is_pronoun(x_text.strip()):
+        return whole_image()  # "give this image a salvador dali impression"
     if _GIVE_LOOK.search(y):
         core = _GIVE_LOOK.sub("", y).strip()
         if is_whole_image(x_text.strip()):

@@ -442,7 +442,8 @@ _GLOBAL_BARE = re.compile(
     r"^(?:(?:it|this|everything)\s+)?(?:in the style of|"
     r"as if (?:it )?(?:was|were) (?:painted|drawn|made|taken) by|"
     r"as (?:a|an)|like (?:a|an)|in (?:a|an)|in the|at|during|convert to|turn to|"
-    r"apply (?:a|an)?|use (?:a|an)?|give (?:it|the image|the photo|this) (?:a|an)?|"
+    r"apply (?:a|an)?|use (?:a|an)?|"
+    r"give (?:it|this|(?:the|this) (?:image|photo|picture|pic)) (?:a|an)?|"
     r"(?:adopt|employ|utili[sz]e|go for|opt for|switch to|choose) (?:a|an)?|"
     r"add (?:a|an)?)\s+(?P<y>.+?)(?:\s+(?:filter|effect|style|look|aesthetic|tone|vibe))?$"
 )
