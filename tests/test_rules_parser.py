@@ -1119,6 +1119,13 @@ EXACT = [
      dict(edit_type="texture", source_object="wooden box", target_object="wooden box")),
     ("give this photo a Monet impression",
      dict(edit_type="style_global", source_object="all", target_object="all")),
+    ("Remove a big, brown dog sleeping on the sofa",
+     dict(edit_type="remove", source_object="big brown dog")),
+    ("remove the cat, the dog and the bird", dict(edit_type="remove", source_object="cat")),
+    ("Change the text on the sign to 'Closed'",
+     dict(edit_type="other", source_object="sign", target_object="sign")),
+    ("Make the cat bigger and add a blue bow.",
+     dict(edit_type="size", source_object="cat", size_change="larger")),
     # extracting keeps the object: not a removal
     ("Extract the red car from the street",
      dict(edit_type="other", source_object="red car", target_object="red car")),
@@ -1130,12 +1137,12 @@ def test_exact_spec(instruction: str, expected: dict) -> None:
     spec = PARSER.parse(instruction)
     got = {name: getattr(spec, name) for name in expected}
     assert got == expected
-    assert spec.instruction == instruction and spec.parser == "rules:6"
+    assert spec.instruction == instruction and spec.parser == "rules:7"
 
 
 def test_parser_satisfies_the_interface() -> None:
     assert isinstance(PARSER, InstructionParser)
-    assert PARSER.parser_id == "rules:6"
+    assert PARSER.parser_id == "rules:7"
 
 
 def test_parse_is_deterministic_and_keeps_original_spelling() -> None:
@@ -1219,7 +1226,7 @@ def test_random_word_salad_never_crashes() -> None:
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12)))
         if text.strip():
             spec = PARSER.parse(text)
-            assert isinstance(spec, EditSpec) and spec.parser == "rules:6"
+            assert isinstance(spec, EditSpec) and spec.parser == "rules:7"
 
 
 def test_throughput_sanity() -> None:

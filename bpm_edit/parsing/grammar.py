@@ -137,7 +137,11 @@ def read_noun_phrase(text: str | None) -> NounPhrase:
                 continue
             break
         tokens.append(clean)
-        if word.endswith(",") and i + 1 < len(raw):
+        # "a small, orange cat": a comma between adjectives does not end the phrase
+        listing = len(tokens) > 1 and tokens[-2] in lx.DETERMINERS and (
+            size_word(clean) is not None or clean in lx.COLORS or clean in lx.MATERIALS
+        )
+        if word.endswith(",") and i + 1 < len(raw) and not listing:
             break
     tokens = _drop_leading(tokens)
     for i in range(1, len(tokens)):

@@ -302,7 +302,7 @@ class RulesParser:
 
     #: Bumped whenever a change to the grammar can change a parse, so parse caches and
     #: result keys made with an older grammar are not reused.
-    version = 6
+    version = 7
     parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:

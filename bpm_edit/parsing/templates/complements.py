@@ -232,6 +232,8 @@ def make(s: str, c: Context) -> Reading | None:
     first, sep, _ = rest.partition(" and the ")
     if sep and suffix_complement(first, kinds=("color", "texture", "size")) is not None:
         rest = first  # "make the lake bigger and the mountains smaller": the first edit
+    # "make the dog smaller and add a red collar": the first of two edits
+    rest = re.split(r",?\s+and\s+(?=(?:add|remove|put|place|give|change|replace)\s)", rest)[0]
     first, sep, second = rest.rpartition(" and ")
     if sep and suffix_complement(first, kinds=("size",)) is not None and (
         classify_complement(second).kind in ("color", "texture")

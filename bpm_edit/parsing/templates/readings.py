@@ -162,8 +162,10 @@ def change(
     if text_noun and not new_object and kind not in ("size", "color", "texture") and (
         words[words.index(text_noun) + 1 :][:1] != ["of"]
     ):
-        # "change the text 'oh good' to 'hello'", "change the number 881 to 960"
-        return Reading("other", text_noun, text_noun)
+        # "change the text 'oh good' to 'hello'", "change the text on the sign to 'closed'"
+        carrier = re.search(rf"\b{text_noun}\s+(?:on|of|in)\s+(?P<o>.+)$", x_text)
+        obj = noun_phrase(carrier["o"]).text if carrier else None
+        return Reading("other", obj or text_noun, obj or text_noun)
     if re.fullmatch(r"'[^']+'", y_text.strip()):
         # "replace 'joy' with 'pruna'": quoted words are writing
         return Reading("other", source.text.strip("'"), y_text.strip().strip("'"))
