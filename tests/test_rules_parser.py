@@ -1127,6 +1127,14 @@ EXACT = [
      dict(edit_type="other", source_object="sign", target_object="sign")),
     ("Make the cat bigger and add a blue bow.",
      dict(edit_type="size", source_object="cat", size_change="larger")),
+    ("Make the rainy street yellow",
+     dict(edit_type="color", source_object="rainy street", target_object="rainy street")),
+    ("make the van sky blue", dict(edit_type="color", source_object="van")),
+    ("Make the lawn greener.", dict(edit_type="color", source_object="lawn")),
+    ("make the flowers more vivid", dict(edit_type="color", source_object="flowers")),
+    ("Make it blue hour.", dict(edit_type="style_global", source_object="all")),
+    ("Make the banner say open instead of closed.",
+     dict(edit_type="other", source_object="banner", target_object="banner")),
     # extracting keeps the object: not a removal
     ("Extract the red car from the street",
      dict(edit_type="other", source_object="red car", target_object="red car")),
@@ -1138,12 +1146,12 @@ def test_exact_spec(instruction: str, expected: dict) -> None:
     spec = PARSER.parse(instruction)
     got = {name: getattr(spec, name) for name in expected}
     assert got == expected
-    assert spec.instruction == instruction and spec.parser == "rules:7"
+    assert spec.instruction == instruction and spec.parser == "rules:8"
 
 
 def test_parser_satisfies_the_interface() -> None:
     assert isinstance(PARSER, InstructionParser)
-    assert PARSER.parser_id == "rules:7"
+    assert PARSER.parser_id == "rules:8"
 
 
 def test_parse_is_deterministic_and_keeps_original_spelling() -> None:
@@ -1227,7 +1235,7 @@ def test_random_word_salad_never_crashes() -> None:
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12)))
         if text.strip():
             spec = PARSER.parse(text)
-            assert isinstance(spec, EditSpec) and spec.parser == "rules:7"
+            assert isinstance(spec, EditSpec) and spec.parser == "rules:8"
 
 
 def test_throughput_sanity() -> None:

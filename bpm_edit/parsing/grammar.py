@@ -286,6 +286,7 @@ _COLOR_HEADS = frozenset({"color", "colors", "colour", "colours", "hues", "tones
 #: ... that name a colour only beside a colour word ("a rich emerald hue", not "a lamp shade").
 _COLOR_HEAD_SINGULAR = frozenset({"hue", "tone", "shade", "tint"})
 _SHADES = frozenset({"dark", "light", "bright", "pale", "deep", "pastel", "neon", "vivid"})
+_SATURATION = frozenset({"vibrant", "vivid", "saturated", "desaturated", "faded", "muted"})
 _COLOR_TEMPERATURE = frozenset({"warmer", "cooler", "colder", "warm", "cool", "cold"})
 _LIGHTNESS = frozenset({"lighter", "darker", "brighter", "paler", "deeper", "richer", "softer"})
 
@@ -430,6 +431,8 @@ def classify_complement(text: str, material_first: bool = False) -> Complement:
     )
     if all(w in _COLOR_TEMPERATURE for w in words):
         return Complement("color")  # "make the sky warmer": its colour temperature
+    if all(w in _SATURATION for w in words):
+        return Complement("color")  # "make the sunset more vibrant"
     if len(words) > 1 and words[-1] in _COLOR_HEAD_SINGULAR and words[0] in _LIGHTNESS:
         # "a lighter shade", "a darker tone": the same colour, lighter or darker
         return Complement("color")

@@ -21,6 +21,7 @@ COLORS = _words(
     aqua aquamarine bronze copper rainbow multicolored multicoloured colorful colourful
     reddish bluish greenish yellowish pinkish purplish brownish greyish grayish orangish
     blonde blond platinum auburn jet-black snow-white ginger brunette redheaded
+    greener redder bluer yellower whiter blacker pinker browner
     """
 )
 #: Words that modify a colour without naming another property ("dark blue", "red paint").
@@ -86,7 +87,7 @@ STYLE_WORDS = _words(
 #: Conditions of the whole scene: time of day, weather, season, era, events.
 GLOBAL_WORDS = _words(
     """
-    night nighttime night-time day daytime daylight afternoon morning evening sunset
+    night nighttime night-time day daytime daylight afternoon morning evening sunset hour
     sunrise dusk dawn twilight midnight noon winter summer autumn fall spring snowy
     snowing rainy raining foggy misty sunny cloudy stormy overcast hazy windy thunderstorm
     storm blizzard apocalypse apocalyptic post-apocalyptic dystopian utopian christmas

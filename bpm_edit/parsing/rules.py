@@ -215,6 +215,7 @@ def _normalise(sentence: str) -> str:
 #: Templates in the order they are tried; the first that reads the sentence wins.
 TEMPLATES: tuple[Template, ...] = (
     complements.background_as,
+    gestures.text_edit,  # before the replacements: "make the sign say go instead of stop"
     replacement.remove_and_add,
     replacement.replace,
     replacement.take_place,
@@ -230,7 +231,6 @@ TEMPLATES: tuple[Template, ...] = (
     addition.what_if,
     addition.give,
     addition.wear,
-    gestures.text_edit,
     addition.wish,
     addition.exist,
     colouring.color_verb,
@@ -302,7 +302,7 @@ class RulesParser:
 
     #: Bumped whenever a change to the grammar can change a parse, so parse caches and
     #: result keys made with an older grammar are not reused.
-    version = 7
+    version = 8
     parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:

@@ -17,6 +17,7 @@ from bpm_edit.parsing.grammar import (
     direction_word,
     is_pronoun,
     relation_at,
+    size_word,
     split_relation,
     without_colors,
 )
@@ -340,8 +341,12 @@ def suffix_complement(rest: str, kinds: tuple[str, ...]) -> tuple[str, str] | No
             if best is not None and comp.kind == "noun":
                 break
             continue
-        if words[k - 1] in lx.DETERMINERS:
-            continue
+        before = words[k - 1]
+        weather_adjective = before in lx.GLOBAL_WORDS and before.endswith("y")  # "cloudy"
+        if before in lx.DETERMINERS or weather_adjective or (
+            before in lx.COLORS and before not in lx.COLOR_NOUNS
+        ) or size_word(before):
+            continue  # "the cloudy | sky blue" would leave the object without its noun
         best = (" ".join(words[:k]), tail)
     return best
 
