@@ -157,20 +157,9 @@ def change(
     kind = complement.kind
     if new_object and kind in ("action", "state"):
         kind = "noun"  # "replace the bags with throw pillows": a thing, not an action
-    words = tokens_of(x_text)
-    text_noun = next((w for w in words[:2] if w in lx.TEXT_NOUNS), None)
-    if text_noun and not new_object and kind not in ("size", "color", "texture") and (
-        words[words.index(text_noun) + 1 :][:1] != ["of"]
-    ):
-        # "change the text 'oh good' to 'hello'", "change the text on the sign to 'closed'"
-        carrier = re.search(rf"\b{text_noun}\s+(?:on|of|in)\s+(?P<o>.+)$", x_text)
-        obj = noun_phrase(carrier["o"]).text if carrier else None
-        return Reading("other", obj or text_noun, obj or text_noun)
-    if re.fullmatch(r"'[^']+'", y_text.strip()):
-        # "replace 'joy' with 'pruna'": quoted words are writing
-        return Reading("other", source.text.strip("'"), y_text.strip().strip("'"))
-    if re.match(r"^(?:to\s+)?(?:be\s+)?(?:called|named|renamed|titled|labell?ed)\b", y_text):
-        return in_place("other", source)  # "have the shop be called Bongos": its sign text
+    writing = _writing_edit(x_text, y_text, source, kind, new_object)
+    if writing is not None:
+        return writing
     aspect = _ASPECT.match(x_text)
     aspect_type = lx.ASPECT_EDIT_TYPES.get(aspect.group(1)) if aspect else None
     if aspect_type in ("action", "other") or (aspect_type == "texture" and kind != "color"):
@@ -243,6 +232,27 @@ def change(
         return Reading("replace", source.text, None, locator=source.locator,
                         flags=["low_confidence"])
     return Reading("replace", source.text, target.text, size=size, locator=source.locator)
+
+
+def _writing_edit(
+    x_text: str, y_text: str, source: NounPhrase, kind: str, new_object: bool
+) -> Reading | None:
+    """A change of writing ("other", on what carries it), or None: "change the text on
+    the sign to 'closed'", "replace 'joy' with 'pruna'", "have the shop be called Bongos".
+    Not "make the text bigger" (a size change) nor "replace the text with a smiley"."""
+    words = tokens_of(x_text)
+    text_noun = next((w for w in words[:2] if w in lx.TEXT_NOUNS), None)
+    if text_noun and not new_object and kind not in ("size", "color", "texture") and (
+        words[words.index(text_noun) + 1 :][:1] != ["of"]  # "the text of X": an aspect of X
+    ):
+        carrier = re.search(rf"\b{text_noun}\s+(?:on|in)\s+(?P<o>.+)$", x_text)
+        obj = noun_phrase(carrier["o"]).text if carrier else None
+        return Reading("other", obj or text_noun, obj or text_noun)
+    if re.fullmatch(r"'[^']+'", y_text.strip()):
+        return Reading("other", (source.text or "").strip("'"), y_text.strip().strip("'"))
+    if re.match(r"^(?:to\s+)?(?:be\s+)?(?:called|named|renamed|titled|labell?ed)\b", y_text):
+        return in_place("other", source)
+    return None
 
 
 _ASPECT = re.compile(r"^(?:the\s+|its\s+|his\s+|her\s+|their\s+)?([a-z]+)\s+of\b")
