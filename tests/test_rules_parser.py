@@ -1135,6 +1135,14 @@ EXACT = [
     ("Make it blue hour.", dict(edit_type="style_global", source_object="all")),
     ("Make the banner say open instead of closed.",
      dict(edit_type="other", source_object="banner", target_object="banner")),
+    ("Change the lake to look frozen, as if it were winter",
+     dict(edit_type="texture", source_object="lake", target_object="lake")),
+    ("Change the label of 'Cafe' to 'Bistro' in the same font",
+     dict(edit_type="other", target_object="Bistro")),
+    ("Remove the sky, replacing it with a starry one",
+     dict(edit_type="replace", source_object="sky")),
+    ("remove the background and replace it with a beach",
+     dict(edit_type="background", source_object="background", target_object="beach")),
     # extracting keeps the object: not a removal
     ("Extract the red car from the street",
      dict(edit_type="other", source_object="red car", target_object="red car")),
@@ -1146,12 +1154,12 @@ def test_exact_spec(instruction: str, expected: dict) -> None:
     spec = PARSER.parse(instruction)
     got = {name: getattr(spec, name) for name in expected}
     assert got == expected
-    assert spec.instruction == instruction and spec.parser == "rules:8"
+    assert spec.instruction == instruction and spec.parser == "rules:9"
 
 
 def test_parser_satisfies_the_interface() -> None:
     assert isinstance(PARSER, InstructionParser)
-    assert PARSER.parser_id == "rules:8"
+    assert PARSER.parser_id == "rules:9"
 
 
 def test_parse_is_deterministic_and_keeps_original_spelling() -> None:
@@ -1235,7 +1243,7 @@ def test_random_word_salad_never_crashes() -> None:
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12)))
         if text.strip():
             spec = PARSER.parse(text)
-            assert isinstance(spec, EditSpec) and spec.parser == "rules:8"
+            assert isinstance(spec, EditSpec) and spec.parser == "rules:9"
 
 
 def test_throughput_sanity() -> None:

@@ -163,7 +163,9 @@ _LABELLED = re.compile(
 #: A trailing clause saying how or why, not what ("..., ensuring it blends naturally",
 #: "..., while keeping the rest unchanged"; not "so that it is red", which says what).
 _PURPOSE_TAIL = re.compile(
-    r"(?:\s*,\s*|\s+)(?:ensuring\b|making\s+sure\b|keep(?:ing)?\s+(?:everything|all)\s+"
+    r"(?:\s*,\s*|\s+)(?:ensuring\b|making\s+sure\b|(?<=,\s)as\s+if\b|"
+    r"in\s+the\s+same\s+(?:style|font|colou?r|typeface)\b|"
+    r"keep(?:ing)?\s+(?:everything|all)\s+"
     r"else\b|keep(?:ing)?\s+the\s+rest\b|"
     r"while\s+(?:keeping|maintaining|preserving|leaving)\b|in\s+order\s+to\b).*$"
 )
@@ -302,7 +304,7 @@ class RulesParser:
 
     #: Bumped whenever a change to the grammar can change a parse, so parse caches and
     #: result keys made with an older grammar are not reused.
-    version = 8
+    version = 9
     parser_id = f"rules:{version}"
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:
@@ -361,7 +363,7 @@ def _original_case(text: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
     sentence_start = True
     for word in text.translate(_QUOTES).split():
-        clean = word.strip(".,!?;:\"()")
+        clean = word.strip(".,!?;:\"()'")
         capitalised_only = clean[:1].isupper() and clean[1:] == clean[1:].lower()
         if clean and clean.lower() != clean and not (sentence_start and capitalised_only):
             mapping.setdefault(clean.lower(), clean)

@@ -48,6 +48,7 @@ _TRANSFORM_VERB = (
 
 _CONNECTORS = (
     r"to look like|to resemble|to appear like|to appear as|to become|to be|to portray|"
+    r"to look|to appear|to seem|"
     r"to show|to depict|to feature|so (?:that )?(?:it|they) (?:looks?|appears?) like|"
     r"so (?:that )?(?:it|they) (?:resembles?|becomes?|turns? into|is|are|depicts?|shows?|"
     r"portrays?|features?|displays?|looks?|appears?|seems?)|"

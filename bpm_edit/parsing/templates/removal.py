@@ -13,6 +13,7 @@ from bpm_edit.parsing.grammar import read_locator
 from bpm_edit.parsing.templates.readings import (
     Context,
     Reading,
+    change,
     in_place,
     is_whole_image,
     noun_phrase,
@@ -164,6 +165,11 @@ def remove(s: str, c: Context) -> Reading | None:
     if s.startswith("take ") and not s.startswith(("take away", "take out", "take off")):
         return None
     text = m["x"]
+    swap = re.match(r"^(?P<x>.+?),?\s+(?:and\s+)?replac(?:e|ing)\s+(?:it|them)\s+with\s+(?P<y>.+)$",
+                    text)
+    if swap:
+        # "remove the background, replacing it with a white one": a replacement
+        return change(swap["x"], swap["y"], new_object=True)
     if re.search(r"\b(?:image|photo|photograph|picture|pic|shot)$", text):
         return whole_image()  # "clean up the grainy, dim photo": a restoration
     text = re.sub(r"\s+(?:out|away|off)$", "", text)
