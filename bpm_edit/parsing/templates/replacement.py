@@ -35,6 +35,9 @@ _REPLACE = re.compile(
 )
 
 
+_CONNECTOR_SPLIT = re.compile(r"^(?P<x>.+?)\s+(?:with|by|for|to|into|and)\s+(?P<y>.+)$")
+
+
 _REPLACE_ACTIVE = re.compile(
     r"^(?:let|have|make)\s+(?P<y>.+?)\s+(?:replace|supplant|substitute for|stand in for)\s+"
     r"(?P<x>.+)$"
@@ -55,12 +58,12 @@ _REPLACE_ALONE = re.compile(r"^(?:replace|swap out|substitute)\s+(?P<x>.+)$")
 def replace(s: str, c: Context) -> Reading | None:
     """"replace X with Y", "swap X for Y", "let Y replace X"."""
     m = _REPLACE.match(s)
-    if m and m["conn"] == "by" and re.search(r"(?:ing|ed|\bright|\bjust|\bclose)$", m["x"]):
-        # "replace the child standing by the lake with a cactus": "by" places the child
-        later = _REPLACE.match(f"{m['verb']} {m['x']} by-{m['y']}")
-        m = later or m
     if m:
-        x, y = m["x"].replace(" by-", " by "), m["y"]
+        x, y = m["x"], m["y"]
+        tail = _CONNECTOR_SPLIT.match(y)
+        if m["conn"] == "by" and tail and re.search(r"(?:ing|ed|\bright|\bjust|\bclose)$", x):
+            # "replace the child standing by the lake with a cactus": "by" places the child
+            x, y = f"{x} by {tail['x']}", tail["y"]
         if m["verb"] == "substitute" and m["conn"] == "for":
             x, y = y, x
         if y.strip() in lx.COLOR_NOUNS:
