@@ -1,8 +1,8 @@
 """One request to an OpenAI-compatible chat completions endpoint (vLLM, Ollama, hosted
 APIs), with the standard library only.
 
-Shared by the LLM instruction parser (`bpm_edit.parsing.openai_parser`) and the VLM judge
-(`evaluation.vlm_judge`), so both build the URL, send the request and read the answer
+Shared by the LLM instruction parser (`bpm_edit.parsing.llm.openai_parser`) and the VLM judge
+(`evaluation.metrics.vlm_judge`), so both build the URL, send the request and read the answer
 the same way; each keeps its own retry policy and error types.
 """
 

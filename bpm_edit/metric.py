@@ -31,10 +31,10 @@ from bpm_edit.combine import (
     normalize_dataset,
 )
 from bpm_edit.images import ImageInput, align_pair, load_image
-from bpm_edit.region_judge import RegionJudge
-from bpm_edit.regions import ObjectRegion, Regions
+from bpm_edit.judges.region import RegionJudge
+from bpm_edit.judges.semantic import SemanticJudge
+from bpm_edit.localization.regions import ObjectRegion, Regions
 from bpm_edit.result import BPMResult
-from bpm_edit.semantic_judge import SemanticJudge
 from bpm_edit.spec import EditSpec
 
 #: Decoded images kept per `score_many` call (an original shared by consecutive items is
@@ -69,7 +69,7 @@ class BPM:
     """The BPM metric.
 
     `models`: a registry variant name ("default" real weights, "tiny", "random"; see
-    `bpm_edit.model_registry.load_metric_models`) or a ready object with `.detector`,
+    `bpm_edit.models.registry.load_metric_models`) or a ready object with `.detector`,
     `.segmenter` and `.encoder` (e.g. `MetricModels`). `parser`: a parser name
     ("rules", "transformers", "openai") or a parser object; `parser_options` go to its
     constructor. `alpha` weighs S_semantic against S_region (`alpha_global` for
@@ -131,7 +131,7 @@ class BPM:
     def models(self) -> Any:
         """The detector, segmenter and encoder, built on first use (`build_seconds`)."""
         if self._models is None:
-            from bpm_edit.model_registry import load_metric_models
+            from bpm_edit.models.registry import load_metric_models
 
             started = time.perf_counter()
             self._models = load_metric_models(
@@ -149,7 +149,7 @@ class BPM:
     @property
     def localizer(self) -> Any:
         if self._localizer is None:
-            from bpm_edit.localizer import Localizer
+            from bpm_edit.localization.localizer import Localizer
 
             models = self.models
             if models.detector is None or models.segmenter is None:

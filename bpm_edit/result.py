@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bpm_edit.regions import Regions
+from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
 
 if TYPE_CHECKING:

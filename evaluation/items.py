@@ -1,7 +1,7 @@
 """The evaluation item: one edited image of one input, with what a metric and a protocol need.
 
 Every dataset loader (`evaluation.datasets`) returns `EditItem`s, the batch runner scores
-them and the protocols (`evaluation.alignment`, `evaluation.gt_test`) group them: by
+them and the protocols (`evaluation.alignment`, `evaluation.ground_truth`) group them: by
 `input_id` (the editing models' outputs for one original and instruction) and by `model`
 (the editing model that produced `edited`). Items round-trip through JSON so a dataset can
 be cached or written in the plain JSONL format.

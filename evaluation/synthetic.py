@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 
 from bpm_edit.spec import EditSpec
 from evaluation.datasets import write_plain
-from evaluation.gt_test import make_excessively_preserved
+from evaluation.ground_truth import make_excessively_preserved
 from evaluation.items import EditItem
 
 SIZE = 112

@@ -30,7 +30,7 @@ from evaluation.alignment import (
     top_level_metrics,
     verdict_accuracy,
 )
-from evaluation.gt_test import gt_test
+from evaluation.ground_truth import gt_test
 from evaluation.items import GT_ROLES, HUMAN_ASPECTS
 
 VERDICT_ROWS = (("size", "s_size"), ("position", "s_position"))

@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
 from bpm_edit.images import ImageInput, load_image, load_mask, rms_difference
-from bpm_edit.regions import Regions
+from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
 from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline

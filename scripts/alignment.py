@@ -25,8 +25,8 @@ from evaluation.alignment import (  # noqa: E402
     build_sheet,
     read_results,
 )
-from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 from evaluation.datasets import DatasetError  # noqa: E402
+from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 from evaluation.tables import build_report, to_markdown, write_tables  # noqa: E402
 
 

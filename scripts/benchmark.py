@@ -5,7 +5,7 @@
         --resolution 256 --steps 4 --json bench.json                 # CPU, real sizes
     python scripts/benchmark.py --device cuda --dtype float16 --json bench.json
 
-Prints a table and writes the JSON report (see evaluation/benchmark.py and BENCHMARKS.md).
+Prints a table and writes the JSON report (see benchmarks/speed.py and BENCHMARKS.md).
 Exits with status 1 when the naive path and ours disagree on a score.
 """
 
@@ -19,14 +19,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
-from evaluation.benchmark import (  # noqa: E402
+from benchmarks.speed import (  # noqa: E402
     BenchmarkConfig,
     format_table,
     quick_config,
     run_benchmark,
     write_report,
 )
+from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

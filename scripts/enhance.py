@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
-from bpm_edit.model_registry import VARIANTS  # noqa: E402
+from bpm_edit.models.registry import VARIANTS  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEFAULT_IMAGE = EXAMPLES / "chelsea.jpg"

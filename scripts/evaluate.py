@@ -29,15 +29,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
-from bpm_edit.model_registry import VARIANTS  # noqa: E402
-from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
+from bpm_edit.models.registry import VARIANTS  # noqa: E402
+from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 
 
 def _weight_flags() -> dict[str, str]:
     """CLI flag -> weights key for every model the metrics may load."""
-    from bpm_edit.model_registry import WEIGHT_KEYS
-    from evaluation.dino_metric import DINO_WEIGHTS
-    from evaluation.lpips_metric import ALEXNET_WEIGHTS, LIN_WEIGHTS
+    from bpm_edit.models.registry import WEIGHT_KEYS
+    from evaluation.metrics.dino import DINO_WEIGHTS
+    from evaluation.metrics.lpips import ALEXNET_WEIGHTS, LIN_WEIGHTS
 
     flags = {flag: key for key, flag in WEIGHT_KEYS.items()}
     for spec in (ALEXNET_WEIGHTS, LIN_WEIGHTS, DINO_WEIGHTS):

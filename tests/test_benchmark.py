@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from evaluation.benchmark import (
+from benchmarks.speed import (
     STAGES,
     BenchmarkConfig,
     StageClock,
@@ -143,7 +143,7 @@ def test_config_errors(options, message):
 
 
 def test_detector_working_size_can_be_set():
-    from bpm_edit.grounding_dino import build_grounding_dino
+    from bpm_edit.models.grounding_dino import build_grounding_dino
 
     detector = build_grounding_dino("transformers", "tiny")
     assert detector.detection_size == {"shortest_edge": 128, "longest_edge": 224}
@@ -159,7 +159,7 @@ def test_detector_working_size_can_be_set():
 def test_metric_models_speed_options():
     import torch
 
-    from bpm_edit.model_registry import load_metric_models
+    from bpm_edit.models.registry import load_metric_models
 
     models = load_metric_models("tiny", detection_size=96, sam_dtype="bfloat16")
     assert models.detector.detection_size == {"shortest_edge": 96, "longest_edge": 160}

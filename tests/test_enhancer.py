@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from bpm_edit.detection import Detections
 from bpm_edit.images import ImageError
 from bpm_edit.metric import BPM
-from bpm_edit.model_registry import load_metric_models
+from bpm_edit.models.detection import Detections
+from bpm_edit.models.registry import load_metric_models
 from pipelines.editing_models import build_tiny_pipeline, editing_model_info
 from pipelines.enhancer import (
     ROUND2_RAN,

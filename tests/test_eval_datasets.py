@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluation.dataset_args import add_dataset_arguments, load_dataset_from_args
 from evaluation.datasets import (
     MAGICBRUSH_TARGET_MODEL,
     DatasetError,
@@ -23,6 +22,7 @@ from evaluation.datasets import (
     load_plain,
     write_plain,
 )
+from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args
 from evaluation.items import EditItem, ItemError
 
 

@@ -177,7 +177,7 @@ def test_dino_tiny_and_default_from_a_local_copy(images, tmp_path):
 
 
 def test_default_weights_missing_offline_name_the_flag(monkeypatch, tmp_path):
-    from bpm_edit.weights import WeightsNotFoundError
+    from bpm_edit.models.weights import WeightsNotFoundError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -231,7 +231,7 @@ def test_bpm_metric_records_the_components(tmp_path):
 
 
 def test_bpm_result_key_ignores_the_sam_batch_size_but_not_the_speed_options():
-    from bpm_edit.parsing.rules import RulesParser
+    from bpm_edit.parsing.rules.parser import RulesParser
 
     def settings(**model_options):
         (bpm,) = build_metrics(["bpm"], models="tiny",
@@ -318,7 +318,7 @@ def test_vlm_judge_against_a_real_http_server(endpoint, images):
 
 
 def test_vlm_judge_http_500_is_the_items_error(endpoint, images):
-    from evaluation.vlm_judge import VLMRequestError
+    from evaluation.metrics.vlm_judge import VLMRequestError
 
     (judge,) = build_metrics(["vlm"], vlm_options={
         "base_url": endpoint, "model": "m", "max_retries": 1, "retry_backoff_s": 0.01})
@@ -342,7 +342,7 @@ def test_vlm_judge_unreachable_endpoint_is_fatal_and_names_the_url(images):
 
 
 def test_vlm_answer_parsing():
-    from evaluation.vlm_judge import parse_ratings
+    from evaluation.metrics.vlm_judge import parse_ratings
 
     assert parse_ratings('{"instruction": 3, "preservation": "4", "quality": 10}') == (
         {"instruction": 3.0, "preservation": 4.0, "quality": 10.0}, None)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from bpm_edit.detection import Detections, Detector
-from bpm_edit.grounding_dino import (
+from bpm_edit.models.detection import Detections, Detector
+from bpm_edit.models.grounding_dino import (
     BERT_BASE_VOCAB_SIZE,
     HFGroundingDinoDetector,
     bert_tokenizer,
@@ -89,7 +89,7 @@ def tiny_bert():
 
 
 def test_extended_attention_mask_is_transformers4_maths():
-    from bpm_edit.grounding_dino_py import extended_attention_mask
+    from bpm_edit.models.grounding_dino_py import extended_attention_mask
 
     padding = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
     low = torch.finfo(torch.float32).min
@@ -109,7 +109,7 @@ def test_extended_attention_mask_is_transformers4_maths():
 def test_adapter_matches_old_warper_maths_with_phrase_mask(tiny_bert):
     """Grounding DINO feeds BERT a 3-D mask (tokens attend within their phrase only) and
     per-phrase position ids, built by the package's own helper."""
-    from bpm_edit.grounding_dino_py import BertTextEncoder
+    from bpm_edit.models.grounding_dino_py import BertTextEncoder
 
     with warnings.catch_warnings():  # the 2023 package imports timm.models.layers
         warnings.simplefilter("ignore", FutureWarning)
@@ -139,7 +139,7 @@ def test_adapter_matches_old_warper_maths_with_phrase_mask(tiny_bert):
 
 
 def test_adapter_matches_bert_with_padding_mask(tiny_bert):
-    from bpm_edit.grounding_dino_py import BertTextEncoder
+    from bpm_edit.models.grounding_dino_py import BertTextEncoder
 
     ids = torch.tensor([[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]])
     padding = (ids != 0).long()
@@ -154,7 +154,7 @@ def test_adapter_matches_bert_with_padding_mask(tiny_bert):
 
 
 def test_adapter_keeps_the_warper_parameter_names(tiny_bert):
-    from bpm_edit.grounding_dino_py import BertTextEncoder
+    from bpm_edit.models.grounding_dino_py import BertTextEncoder
 
     assert set(BertTextEncoder(tiny_bert).state_dict()) == set(tiny_bert.state_dict())
     assert any(k.startswith("embeddings.word_embeddings") for k in tiny_bert.state_dict())
@@ -235,7 +235,7 @@ def test_wordpiece_vocab_is_deterministic_with_bert_special_ids():
 
 
 def test_random_variants_are_the_full_size_swint_ogc():
-    from bpm_edit.grounding_dino_py import groundingdino_args
+    from bpm_edit.models.grounding_dino_py import groundingdino_args
 
     hf = hf_grounding_dino_config("random")
     swin = hf.backbone_config
@@ -338,7 +338,7 @@ def test_groundingdino_py_tiny_detects_each_pair_in_order(py_tiny, images):
 
 
 def test_groundingdino_py_checkpoint_loads_through_default_path(py_tiny, images, tmp_path):
-    from bpm_edit.grounding_dino_py import CHECKPOINT_NAME, build_groundingdino_py_detector
+    from bpm_edit.models.grounding_dino_py import CHECKPOINT_NAME, build_groundingdino_py_detector
 
     state = {"module." + k: v for k, v in py_tiny.model.state_dict().items()}
     state["module.bert.embeddings.position_ids"] = torch.arange(256)[None]  # as old checkpoints

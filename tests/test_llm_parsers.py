@@ -15,7 +15,8 @@ import pytest
 from bpm_edit.chat_endpoint import chat_completions_url
 from bpm_edit.parsing import clear_parsers, get_parser, parse_instruction
 from bpm_edit.parsing.cache import parse_many
-from bpm_edit.parsing.llm_prompt import (
+from bpm_edit.parsing.llm.openai_parser import LLMEndpointError, OpenAIParser
+from bpm_edit.parsing.llm.prompt import (
     ANSWER_FIELDS,
     ANSWER_SCHEMA,
     MAX_PROMPT_INSTRUCTION_CHARS,
@@ -25,8 +26,7 @@ from bpm_edit.parsing.llm_prompt import (
     build_prompt,
     spec_from_llm_answer,
 )
-from bpm_edit.parsing.openai_parser import LLMEndpointError, OpenAIParser
-from bpm_edit.parsing.rules import RulesParser
+from bpm_edit.parsing.rules.parser import RulesParser
 from bpm_edit.spec import EDIT_TYPES, EditSpec
 
 CAT_ANSWER = {
@@ -443,7 +443,7 @@ class GenerateSpy:
 
 
 def make_transformers_parser(path: Path, monkeypatch, answer_for=None, **options):
-    from bpm_edit.parsing.transformers_parser import TransformersParser
+    from bpm_edit.parsing.llm.transformers_parser import TransformersParser
 
     parser = TransformersParser(model=str(path), device="cpu", max_new_tokens=6, **options)
     spy = GenerateSpy(parser, answer_for)
@@ -519,7 +519,7 @@ def test_batch_is_one_left_padded_generate_call_and_retries_only_the_bad(
 
 
 def test_missing_model_offline_is_one_clear_error():
-    from bpm_edit.parsing.transformers_parser import TransformersParser
+    from bpm_edit.parsing.llm.transformers_parser import TransformersParser
 
     with pytest.raises(RuntimeError) as err:
         TransformersParser(model="no-such-org/no-such-chat-model", device="cpu")
@@ -551,7 +551,7 @@ def test_importing_the_parsing_package_does_not_load_torch():
     import subprocess
     import sys
 
-    code = ("import sys, bpm_edit.parsing, bpm_edit.parsing.commands; "
+    code = ("import sys, bpm_edit.parsing, bpm_edit.cli.parse; "
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

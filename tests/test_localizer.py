@@ -8,11 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from bpm_edit.detection import Detections
-from bpm_edit.localizer import Localizer, detection_phrase, non_max_suppression
-from bpm_edit.model_registry import TINY_SAM, build_sam
-from bpm_edit.regions import box_iou, enlarge_box
-from bpm_edit.segmentation import SamSegmenter
+from bpm_edit.localization.localizer import Localizer, detection_phrase, non_max_suppression
+from bpm_edit.localization.regions import box_iou, enlarge_box
+from bpm_edit.models.detection import Detections
+from bpm_edit.models.registry import TINY_SAM, build_sam
+from bpm_edit.models.sam import SamSegmenter
 from bpm_edit.spec import EditSpec
 
 SIZE = (64, 48)  # width, height

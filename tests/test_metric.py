@@ -12,8 +12,8 @@ from PIL import Image
 from synthetic_scenes import MeanColourEncoder, moved_square, recoloured_square
 
 from bpm_edit.images import ImageError
+from bpm_edit.localization.regions import Regions
 from bpm_edit.metric import BPM, ScoreItem
-from bpm_edit.regions import Regions
 from bpm_edit.result import RESULT_KEYS
 from bpm_edit.spec import EditSpec
 

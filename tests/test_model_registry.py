@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from bpm_edit.clip_features import ImageTextEncoder, OpenClipEncoder
-from bpm_edit.detection import Detections, Detector
 from bpm_edit.devices import DeviceError, resolve_dtype
-from bpm_edit.model_registry import (
+from bpm_edit.models.clip import ImageTextEncoder, OpenClipEncoder
+from bpm_edit.models.detection import Detections, Detector
+from bpm_edit.models.registry import (
     DETECTOR_WEIGHTS,
     SAM_MODELS,
     TINY_CLIP_CONFIG,
@@ -26,8 +26,8 @@ from bpm_edit.model_registry import (
     load_metric_models,
     load_state_dict_file,
 )
-from bpm_edit.segmentation import SamSegmenter, Segmenter
-from bpm_edit.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError, resolve_weights
+from bpm_edit.models.sam import SamSegmenter, Segmenter
+from bpm_edit.models.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError, resolve_weights
 
 
 def picture(seed: int, size: tuple[int, int] = (80, 60)) -> Image.Image:

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from bpm_edit.cli import build_parser, main
+from bpm_edit.cli.parse import parser_from_args
 from bpm_edit.parsing import get_parser
-from bpm_edit.parsing.commands import parser_from_args
-from bpm_edit.parsing.evaluation import evaluate_parser, load_cases
-from bpm_edit.parsing.openai_parser import OpenAIParser
+from bpm_edit.parsing.accuracy import evaluate_parser, load_cases
+from bpm_edit.parsing.llm.openai_parser import OpenAIParser
 
 CASES = [
     {"instruction": "Remove the red slippers from the image", "edit_type": "remove",

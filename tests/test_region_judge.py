@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from synthetic_scenes import box_mask, moved_square, scaled_square
 
-from bpm_edit.region_judge import RegionJudge
-from bpm_edit.regions import ObjectRegion, Regions, box_gap, box_iou, mask_box
+from bpm_edit.judges.region import RegionJudge
+from bpm_edit.localization.regions import ObjectRegion, Regions, box_gap, box_iou, mask_box
 from bpm_edit.spec import EditSpec
 
 H = W = 200

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bpm_edit.regions import ObjectRegion, Regions, enlarge_box, mask_box
+from bpm_edit.localization.regions import ObjectRegion, Regions, enlarge_box, mask_box
 from bpm_edit.spec import EditSpec
 
 

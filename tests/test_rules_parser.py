@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from bpm_edit.parsing.base import InstructionParser
-from bpm_edit.parsing.evaluation import (
+from bpm_edit.parsing.accuracy import (
     THRESHOLDS,
     ParserCase,
     evaluate_parser,
     load_cases,
     score_case,
 )
-from bpm_edit.parsing.rules import MAX_CHARS, RulesParser
+from bpm_edit.parsing.base import InstructionParser
+from bpm_edit.parsing.rules.parser import MAX_CHARS, RulesParser
 from bpm_edit.spec import EditSpec
 
 PARSER = RulesParser()

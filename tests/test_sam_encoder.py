@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 from segment_anything.modeling import ImageEncoderViT
 
-from bpm_edit.model_registry import TINY_SAM, build_sam
-from bpm_edit.sam_encoder import check_encoder, encode_image
-from bpm_edit.segmentation import SamSegmenter
+from bpm_edit.models.registry import TINY_SAM, build_sam
+from bpm_edit.models.sam import SamSegmenter
+from bpm_edit.models.sam_encoder import check_encoder, encode_image
 
 
 def random_encoder(image_size: int, patch: int, window: int, global_blocks: tuple[int, ...],

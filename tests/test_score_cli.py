@@ -147,7 +147,7 @@ def test_spec_printed_by_parse_is_accepted(scene_files, capsys, tmp_path) -> Non
 
 def test_speed_options_reach_the_models(scene_files, capsys, monkeypatch) -> None:
     """--sam-dtype / --detection-size go to load_metric_models; a bad size is one error."""
-    import bpm_edit.model_registry as registry
+    import bpm_edit.models.registry as registry
 
     seen: dict = {}
     real = registry.load_metric_models

@@ -15,13 +15,13 @@ from synthetic_scenes import (
     textured_background,
 )
 
-from bpm_edit.regions import Regions
-from bpm_edit.semantic_judge import (
+from bpm_edit.judges.semantic import (
     NEUTRAL_TEXT,
     SemanticJudge,
     directional_similarity,
     preservation,
 )
+from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
 
 RED, BLUE, GREEN = (200, 0, 0), (0, 0, 200), (0, 200, 0)

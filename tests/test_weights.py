@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bpm_edit.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError, WeightSpec, resolve_weights
+from bpm_edit.models.weights import (
+    WEIGHTS_DIR_ENV,
+    WeightsNotFoundError,
+    WeightSpec,
+    resolve_weights,
+)
 
 URL_SPEC = WeightSpec(
     model="SAM vit_b (segment-anything)",

@@ -36,14 +36,14 @@ _BUILT: dict[tuple[str, tuple[tuple[str, str], ...]], InstructionParser] = {}
 
 def _build(name: str, options: dict[str, Any]) -> InstructionParser:
     if name == "rules":
-        from bpm_edit.parsing.rules import RulesParser
+        from bpm_edit.parsing.rules.parser import RulesParser
 
         return RulesParser(**options)
     if name == "transformers":
-        from bpm_edit.parsing.transformers_parser import TransformersParser
+        from bpm_edit.parsing.llm.transformers_parser import TransformersParser
 
         return TransformersParser(**options)
-    from bpm_edit.parsing.openai_parser import OpenAIParser
+    from bpm_edit.parsing.llm.openai_parser import OpenAIParser
 
     return OpenAIParser(**options)
 

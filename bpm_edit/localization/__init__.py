@@ -1,0 +1,1 @@
+"""Where the edit is: `Localizer` (detector boxes + segmenter masks) produces `Regions`."""

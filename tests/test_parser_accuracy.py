@@ -1,0 +1,273 @@
+"""Parser scoring (`bpm_edit.parsing.accuracy`): the rules of shared/data/README.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bpm_edit.parsing.accuracy import (
+    METRICS,
+    CaseFileError,
+    ParserCase,
+    evaluate_parser,
+    load_cases,
+    objects_match,
+    positions_match,
+    score_case,
+)
+from bpm_edit.spec import EditSpec
+
+ROW = {
+    "instruction": "Add a fish to the right of the man",
+    "edit_type": "add",
+    "source_object": None,
+    "target_object": "fish",
+    "reference_object": "man",
+    "size_change": "unchanged",
+    "position_change": "right",
+}
+
+
+@pytest.mark.parametrize(
+    "predicted,expected",
+    [
+        ("frame of the bike", "frame"),
+        ("the frame", "frame"),
+        ("cats", "cat"),
+        ("The Cat", "cat"),
+        ("kid's shoes", "shoes"),
+        ("shoes", "kid's shoes"),
+        ("three cats", "cats"),
+        ("tangy lemon", "lemon"),
+        ("an adorable child", "child"),
+        ("her", "her head"),  # a head that is a word of the other phrase
+        ("table", "table's surface"),
+        ("girl's T-shirt", "t-shirt"),
+        ("leaves", "leave"),
+        (None, None),
+        ("none", None),
+        ("None", "null"),
+        ("all", "all"),
+        ("ALL", "all"),
+    ],
+)
+def test_objects_that_match(predicted: str | None, expected: str | None) -> None:
+    assert objects_match(predicted, expected)
+    assert objects_match(expected, predicted)
+
+
+@pytest.mark.parametrize(
+    "predicted,expected",
+    [
+        ("bike", "frame of the bike"),  # only the part before " of " counts
+        ("dog", "cat"),
+        ("red car", "red truck"),
+        (None, "cat"),
+        ("cat", None),
+        ("all", "background"),
+        ("image", "all"),
+        ("none", "all"),
+        ("glass", "grass"),
+    ],
+)
+def test_objects_that_do_not_match(predicted: str | None, expected: str | None) -> None:
+    assert not objects_match(predicted, expected)
+
+
+def test_plural_s_is_not_stripped_from_short_words_or_double_s() -> None:
+    assert not objects_match("bus", "bu")
+    assert objects_match("glasses", "glasse")  # a trailing plural "s" goes
+    assert not objects_match("glass", "glas")  # but "ss" is not a plural
+
+
+def test_positions_none_and_unchanged_are_one_class() -> None:
+    assert positions_match("none", "unchanged") and positions_match("unchanged", "none")
+    assert positions_match("left", "left")
+    assert not positions_match("left", "right")
+    assert not positions_match("inside", "none")
+    assert not positions_match("near", "unchanged")
+
+
+def _write(tmp_path: Path, rows: list, name: str = "cases.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_load_cases_reads_rows_and_alt_labels(tmp_path: Path) -> None:
+    alt = {**ROW, "instruction": "Put a bird over the dog", "target_object": "bird",
+           "reference_object": "dog", "position_change": "up",
+           "alt_labels": {"position_change": "near"}, "notes": "over = above or near",
+           "source": "ours", "source_id": "x/1"}
+    cases = load_cases(_write(tmp_path, [ROW, "", alt]))
+    assert len(cases) == 2
+    assert cases[0].instruction == ROW["instruction"]
+    assert cases[0].expected.position_change == "right" and cases[0].alternatives == ()
+    assert cases[1].alternatives[0].position_change == "near"
+    assert cases[1].alternatives[0].target_object == "bird"  # other fields from the main label
+    assert cases[1].notes == "over = above or near" and cases[1].source_id == "x/1"
+
+
+def test_load_cases_accepts_a_list_of_alt_labels(tmp_path: Path) -> None:
+    row = {**ROW, "alt_labels": [{"reference_object": "person"}, {"position_change": "near"}]}
+    (case,) = load_cases(_write(tmp_path, [row]))
+    assert [a.reference_object for a in case.alternatives] == ["person", "man"]
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("{not json", r"cases\.jsonl:2: not valid JSON"),
+        ("[1, 2]", r"cases\.jsonl:2: expected a JSON object"),
+        (json.dumps({**ROW, "edit_type": "recolor"}), r"cases\.jsonl:2: invalid label.*edit_type"),
+        (json.dumps({k: v for k, v in ROW.items() if k != "position_change"}),
+         r"cases\.jsonl:2: missing label field\(s\) \['position_change'\]"),
+        (json.dumps({**ROW, "colour": "red"}), r"cases\.jsonl:2: unknown field\(s\) \['colour'\]"),
+        (json.dumps({**ROW, "instruction": "  "}), r"cases\.jsonl:2: 'instruction' must be"),
+        (json.dumps({**ROW, "alt_labels": "left"}), r"cases\.jsonl:2: 'alt_labels' must be"),
+        (json.dumps({**ROW, "alt_labels": {"position": "left"}}),
+         r"cases\.jsonl:2: alt_labels\[0\] has unknown field"),
+        (json.dumps({**ROW, "alt_labels": {"position_change": "behind"}}),
+         r"cases\.jsonl:2 alt_labels\[0\]: invalid label"),
+        (json.dumps({**ROW, "edit_type": "add", "source_object": "fish"}),
+         r"cases\.jsonl:2: invalid label.*'add' edit has no source_object"),
+    ],
+)
+def test_load_cases_names_file_and_line_of_a_bad_row(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    path = _write(tmp_path, [ROW, line])
+    with pytest.raises(CaseFileError, match=message):
+        load_cases(path)
+
+
+def test_load_cases_missing_or_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(CaseFileError, match="cannot read case file"):
+        load_cases(tmp_path / "absent.jsonl")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(CaseFileError, match="no cases"):
+        load_cases(empty)
+
+
+def _case(**fields: object) -> ParserCase:
+    label = {k: v for k, v in ROW.items() if k != "instruction"} | fields
+    return ParserCase(ROW["instruction"], EditSpec.from_dict(label))
+
+
+def test_score_case_per_field() -> None:
+    case = _case()
+    predicted = EditSpec("add", None, "a fish", "the man", position_change="right")
+    assert score_case(case, predicted).wrong_fields == []
+    wrong = EditSpec("add", None, "bird", "man", size_change="larger", position_change="left")
+    result = score_case(case, wrong)
+    assert result.wrong_fields == ["object_identification", "target_object", "size_change",
+                                   "position_change"]
+    assert result.correct["source_object"] and result.correct["reference_object"]
+
+
+def test_alt_labels_are_a_second_acceptable_answer() -> None:
+    main = EditSpec.from_dict({**{k: v for k, v in ROW.items() if k != "instruction"}})
+    alt = EditSpec.from_dict({**main.to_dict(), "target_object": "shark",
+                              "position_change": "near"})
+    case = ParserCase(ROW["instruction"], main, (alt,))
+    predicted = EditSpec("add", None, "shark", "man", position_change="near")
+    assert score_case(case, predicted).wrong_fields == []
+    # object identification needs source AND target right within one reading
+    mixed = ParserCase("x", EditSpec("replace", "cat", "dog"),
+                       (EditSpec("replace", "kitten", "puppy"),))
+    result = score_case(mixed, EditSpec("replace", "cat", "puppy"))
+    assert result.correct["source_object"] and result.correct["target_object"]
+    assert not result.correct["object_identification"]
+
+
+def test_whole_image_answers_only_match_all() -> None:
+    case = ParserCase("make it a painting", EditSpec("style_global", "all", "all"))
+    assert score_case(case, EditSpec("style_global", "all", "all")).wrong_fields == []
+    result = score_case(case, EditSpec("replace", "image", "painting"))
+    assert {"source_object", "target_object", "edit_type"} <= set(result.wrong_fields)
+
+
+class _FixedParser:
+    """A parser answering from a table, raising for unknown instructions."""
+
+    parser_id = "fixed-v1"
+
+    def __init__(self, answers: dict[str, EditSpec]) -> None:
+        self.answers = answers
+
+    def parse(self, instruction: str) -> EditSpec:
+        if instruction not in self.answers:
+            raise RuntimeError(f"no answer for {instruction!r}")
+        return self.answers[instruction]
+
+
+def _report_cases() -> list[ParserCase]:
+    return [
+        ParserCase("add a fish right of the man",
+                   EditSpec("add", None, "fish", "man", position_change="right")),
+        ParserCase("remove the cat", EditSpec("remove", "cat", None, position_change="none")),
+        ParserCase("make the cat red", EditSpec("color", "cat", "cat")),
+        ParserCase("move the cat up", EditSpec("move", "cat", "cat", position_change="up")),
+    ]
+
+
+def test_evaluate_parser_accuracy_failures_and_errors() -> None:
+    parser = _FixedParser({
+        "add a fish right of the man": EditSpec("add", None, "fish", "man",
+                                                position_change="left"),
+        "remove the cat": EditSpec("remove", "cats", None, position_change="unchanged"),
+        "make the cat red": EditSpec("texture", "cat", "cat"),
+    })
+    report = evaluate_parser(parser, _report_cases())
+    assert report.parser_id == "fixed-v1"
+    assert report.counts["object_identification"] == 4
+    assert report.counts["position_change_directional"] == 2
+    assert report.accuracy["object_identification"] == 0.75
+    assert report.accuracy["edit_type"] == 0.5
+    assert report.accuracy["position_change"] == 0.5  # "unchanged" counts as "none"
+    assert report.accuracy["position_change_directional"] == 0.0
+    assert report.accuracy["size_change"] == 0.75
+    assert report.accuracy["reference_object"] == 0.75
+    failed = {r.case.instruction: r for r in report.failures}
+    assert set(failed) == {"add a fish right of the man", "make the cat red", "move the cat up"}
+    assert failed["move the cat up"].error == "RuntimeError: no answer for 'move the cat up'"
+    assert report.meets_thresholds() == {
+        "object_identification": False, "size_change": False, "position_change": False,
+        "edit_type": False}
+
+
+def test_report_to_dict_is_json_and_to_text_is_a_table() -> None:
+    parser = _FixedParser({c.instruction: c.expected for c in _report_cases()})
+    report = evaluate_parser(parser, _report_cases())
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["n_cases"] == 4 and data["parser"] == "fixed-v1"
+    assert set(data["accuracy"]) == set(METRICS)
+    assert all(v == 1.0 for v in data["accuracy"].values())
+    assert data["failures"] == [] and all(data["meets_thresholds"].values())
+    assert data["instructions_per_second"] > 0
+    text = report.to_text()
+    for name in METRICS:
+        assert name in text
+    assert "object_identification             1.000     4  >= 0.90 ok" in text
+    assert "failures" not in text
+
+
+def test_report_text_lists_wrong_fields() -> None:
+    parser = _FixedParser({"remove the cat": EditSpec("remove", "dog", None,
+                                                      position_change="none")})
+    report = evaluate_parser(parser, [_report_cases()[1]])
+    text = report.to_text()
+    assert "BELOW" in text
+    assert "- 'remove the cat': wrong object_identification, source_object" in text
+    assert "source_object: expected 'cat', got 'dog'" in text
+    failure = report.to_dict()["failures"][0]
+    assert failure["wrong_fields"] == ["object_identification", "source_object"]
+    assert failure["predicted"]["source_object"] == "dog"
+
+
+def test_evaluate_parser_needs_cases() -> None:
+    with pytest.raises(ValueError, match="at least one case"):
+        evaluate_parser(_FixedParser({}), [])
