@@ -31,13 +31,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bpm_edit.errors import WeightsNotFoundError
+
 #: Environment variable naming a directory of local weight copies (layout above).
 WEIGHTS_DIR_ENV = "BPM_EDIT_WEIGHTS"
 _OFFLINE_ENVS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """A model's weights are neither given locally, nor cached, nor downloadable."""
 
 
 @dataclass(frozen=True)
