@@ -27,6 +27,7 @@ local copy.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,3 +260,25 @@ def _missing_message(spec: WeightSpec, err: Exception) -> str:
         f"(Python: weights={{'{spec.key}': PATH}}) or place it at {shown} "
         f"(directory set by {WEIGHTS_DIR_ENV})."
     )
+
+
+def weights_tag(path: str | Path) -> str:
+    """What a result key records of a weights file or directory: its resolved path,
+    size and modification time (a directory: a digest of those of all its files).
+
+    A checkpoint replaced, or another one found through ``$BPM_EDIT_WEIGHTS`` or the hub
+    cache, gives another tag, so results made with other weights are never reused.
+    Cheap (no file contents are read).
+    """
+    resolved = Path(path).expanduser().resolve()
+    if resolved.is_file():
+        stat = resolved.stat()
+        return f"{resolved}:{stat.st_size}:{stat.st_mtime_ns}"
+    if not resolved.is_dir():
+        raise WeightsNotFoundError(f"weights path not found: {resolved}")
+    digest = hashlib.sha256()
+    for file in sorted(p for p in resolved.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(resolved)}:{stat.st_size}:{stat.st_mtime_ns}\n"
+                      .encode())
+    return f"{resolved}/:{digest.hexdigest()[:16]}"

@@ -13,8 +13,10 @@ parser is built.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from bpm_edit.errors import ConfigError
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.spec import EditSpec
 
@@ -25,6 +27,7 @@ __all__ = [
     "clear_parsers",
     "get_parser",
     "parse_instruction",
+    "parser_identity",
 ]
 
 PARSER_NAMES = ("rules", "transformers", "openai")
@@ -34,18 +37,50 @@ PARSER_NAMES = ("rules", "transformers", "openai")
 _BUILT: dict[tuple[str, tuple[tuple[str, str], ...]], InstructionParser] = {}
 
 
-def _build(name: str, options: dict[str, Any]) -> InstructionParser:
+def _parser_class(name: str) -> type:
+    """The class of parser `name` (imports no model)."""
     if name == "rules":
         from bpm_edit.parsing.rules.parser import RulesParser
 
-        return RulesParser(**options)
+        return RulesParser
     if name == "transformers":
         from bpm_edit.parsing.llm.transformers_parser import TransformersParser
 
-        return TransformersParser(**options)
+        return TransformersParser
     from bpm_edit.parsing.llm.openai_parser import OpenAIParser
 
-    return OpenAIParser(**options)
+    return OpenAIParser
+
+
+def _build(name: str, options: dict[str, Any]) -> InstructionParser:
+    return _parser_class(name)(**options)
+
+
+def parser_identity(
+    name: str, options: dict[str, Any], not_keyed: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """What makes parser `name` with `options` parse as it does, without building it:
+    the rules grammar version or the LLM prompt version, and every option (defaults
+    filled in, so the LLM's model name is always there) except those in `not_keyed`
+    (speed, transport, secrets). Used by result and cache keys."""
+    if name not in PARSER_NAMES:
+        raise ConfigError(f"unknown parser {name!r}; choose one of {list(PARSER_NAMES)}")
+    parser_class = _parser_class(name)
+    try:
+        bound = inspect.signature(parser_class).bind(**options)
+    except TypeError as err:
+        raise ConfigError(f"parser {name!r}: bad options {sorted(options)}: {err}") from err
+    bound.apply_defaults()
+    identity: dict[str, Any] = {"name": name}
+    if name == "rules":
+        identity["id"] = parser_class.parser_id
+    else:
+        from bpm_edit.parsing.llm.prompt import PROMPT_VERSION
+
+        identity["prompt"] = PROMPT_VERSION
+    identity["options"] = {key: str(value) for key, value in sorted(bound.arguments.items())
+                           if key not in not_keyed}
+    return identity
 
 
 def get_parser(name: str = "rules", **options: Any) -> InstructionParser:
