@@ -41,8 +41,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from bpm_edit.store import StoreError
 from evaluation.items import EditItem
-from evaluation.runner import ResultFileError, read_records
+from evaluation.runner import read_records
 
 #: Metrics whose lower values are better (distances). Matched case-insensitively.
 LOWER_IS_BETTER = frozenset({"l2", "lpips"})
@@ -124,7 +125,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         raise AlignmentError(f"{path}: results file not found")
     try:
         return read_records(path)
-    except ResultFileError as err:
+    except StoreError as err:
         raise AlignmentError(str(err)) from err
 
 

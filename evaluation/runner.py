@@ -14,10 +14,12 @@ Record fields (the format `evaluation.alignment` and `scripts/alignment.py` read
     error       null, or "ExceptionType: message" when scoring this item failed
     elapsed_s   seconds spent on this record (the batch's time shared evenly)
 
-How a run stays safe:
+How a run stays safe (the result file is a `bpm_edit.store.JsonlStore` keyed by
+(key, item_id), with its policies):
 - records are appended and flushed + fsync'ed after every batch, so a crash (or a kill)
-  loses at most the batch in flight; a truncated last line left by a crash is dropped
-  when the file is next opened;
+  loses at most the batch in flight; a torn last line left by a crash is ignored with a
+  warning and cut away before the next append; a corrupt line elsewhere is a
+  `StoreError` naming the file and line;
 - a rerun skips every (item, key) already recorded without an error; records with an
   error are retried;
 - a failing item is recorded with its error and the run goes on (a batch that raises is
@@ -39,14 +41,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bpm_edit.store import JsonlStore
 from evaluation.items import EditItem
 from evaluation.metrics import EditMetric, FatalMetricError, MetricOutput
 
@@ -55,10 +57,8 @@ RECORD_FIELDS = (
     "key", "item_id", "input_id", "model", "metric", "score", "components", "flags",
     "error", "elapsed_s",
 )
-
-
-class ResultFileError(ValueError):
-    """A result file has a corrupt line that is not the last one."""
+#: The fields that identify a record: the same content under two item_ids is two records.
+RECORD_IDENTITY = ("key", "item_id")
 
 
 # ------------------------------------------------------------------------------ keys
@@ -118,100 +118,24 @@ def record_key(item_digest: dict[str, Any], metric: EditMetric, version: str) ->
 # ------------------------------------------------------------------------ result files
 
 
+def open_results(path: str | Path) -> JsonlStore:
+    """The result file at `path` as a store; a record is identified by (key, item_id)."""
+    return JsonlStore(path, key=RECORD_IDENTITY)
+
+
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """All records of a result file, in file order; a missing file is empty.
 
-    A last line that is cut off (a crash while writing) is ignored; a corrupt line
-    anywhere else is a `ResultFileError` naming the file and line.
+    A torn last line (a crash while writing) is ignored; a corrupt line anywhere else is
+    a `bpm_edit.store.StoreError` naming the file and line.
     """
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with open(path, "rb") as handle:
-        data = handle.read()
-    lines = data.split(b"\n")
-    records = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict) or "key" not in record or "item_id" not in record:
-                raise ValueError("not a result record (needs key and item_id)")
-        except ValueError as err:
-            is_last = number == len(lines) or all(not rest.strip() for rest in lines[number:])
-            if is_last and not data.endswith(b"\n"):
-                continue  # cut off by a crash; will be rescored
-            raise ResultFileError(f"{path}, line {number}: {err}") from err
-        records.append(record)
-    return records
+    return open_results(path).records()
 
 
 def latest_records(path: str | Path) -> list[dict[str, Any]]:
     """Records of a result file with repeats of (key, item_id) reduced to the last one
-    (a retried error is followed by its new record), in first-seen order."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in read_records(path):
-        ident = (record["key"], record["item_id"])
-        latest.pop(ident, None)
-        latest[ident] = record
-    return list(latest.values())
-
-
-class RecordWriter:
-    """Appends records to a JSONL file with flush + fsync per `write_batch`.
-
-    On open, a cut-off last line (from a crash) is removed, so new records never glue
-    onto it.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_partial_line(self.path)
-        self._handle = open(self.path, "a", encoding="utf-8")
-
-    def write_batch(self, records: Iterable[dict[str, Any]]) -> None:
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        if text:
-            self._handle.write(text)
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> RecordWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _drop_partial_line(path: Path) -> None:
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as handle:
-        handle.seek(-1, os.SEEK_END)
-        if handle.read(1) == b"\n":
-            return
-        handle.seek(0)
-        data = handle.read()
-        handle.truncate(data.rfind(b"\n") + 1)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def write_records_atomically(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
-    """Replace `path` by `records` (JSONL) via a temporary file, fsync and rename."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    (a retried error is followed by its new record), in the file order of those."""
+    return list(open_results(path).latest().values())
 
 
 def shard_path(out: str | Path, index: int, count: int) -> Path:
@@ -291,8 +215,11 @@ def score_items(
     hasher = hasher or ContentHasher()
     done: set[tuple[str, str]] = set()
     known: dict[str, dict[str, Any]] = {}  # key -> an error-free record, for reuse
-    for path in dict.fromkeys([Path(p) for p in done_in] + [Path(write_to)]):
-        for record in read_records(path):
+    target = open_results(write_to)
+    others = [open_results(p) for p in dict.fromkeys(Path(p) for p in done_in)
+              if p != target.path]
+    for store in [*others, target]:
+        for record in store.records():
             if record.get("error") is None:
                 done.add((record["key"], record["item_id"]))
                 known[record["key"]] = record
@@ -315,18 +242,17 @@ def score_items(
     scored = reused = errors = 0
     bar = _progress_bar(len(work), progress and index == 0, count)
     try:
-        with RecordWriter(write_to) as writer:
-            for start in range(0, len(work), batch_size):
-                batch = work[start:start + batch_size]
-                records, copied = _score_batch(batch, metrics, known)
-                writer.write_batch(records)
-                scored += len(records) - copied
-                reused += copied
-                errors += sum(1 for r in records if r["error"] is not None)
-                known.update((r["key"], r) for r in records if r["error"] is None)
-                if bar is not None:
-                    bar.update(len(batch))
-                    bar.set_postfix(errors=errors, refresh=False)
+        for start in range(0, len(work), batch_size):
+            batch = work[start:start + batch_size]
+            records, copied = _score_batch(batch, metrics, known)
+            target.append_many(records)
+            scored += len(records) - copied
+            reused += copied
+            errors += sum(1 for r in records if r["error"] is not None)
+            known.update((r["key"], r) for r in records if r["error"] is None)
+            if bar is not None:
+                bar.update(len(batch))
+                bar.set_postfix(errors=errors, refresh=False)
     finally:
         if bar is not None:
             bar.close()
@@ -457,11 +383,10 @@ def merge_results(
     order). For the current items, only records whose key matches the current inputs and
     settings are kept.
     """
-    out = Path(out)
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in [out, *[Path(p) for p in sources]]:
-        for record in read_records(path):
-            ident = (record["key"], record["item_id"])
+    target = open_results(out)
+    latest: dict[Any, dict[str, Any]] = {}
+    for store in [target, *[open_results(p) for p in sources]]:
+        for ident, record in store.latest().items():
             latest.pop(ident, None)
             latest[ident] = record
 
@@ -480,7 +405,7 @@ def merge_results(
         if record["item_id"] in current_ids and record.get("metric") in current_metrics:
             continue  # a stale record of a current (item, metric): replaced above
         ordered.append(record)
-    write_records_atomically(out, ordered)
+    target.rewrite(ordered)
     return len(ordered)
 
 

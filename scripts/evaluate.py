@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from evaluation.datasets import DatasetError
     from evaluation.metrics import FatalMetricError, build_metrics, parse_metric_names
-    from evaluation.runner import ResultFileError, evaluate
+    from evaluation.runner import evaluate
 
     try:
         names = parse_metric_names(args.metrics)
@@ -162,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         summary = evaluate(items, metrics, args.out, batch_size=args.batch_size,
                            progress=not args.no_progress, accelerator=accelerator)
-    except (ValueError, FileNotFoundError, FatalMetricError, ResultFileError,
-            RuntimeError) as err:
+    except (ValueError, FileNotFoundError, FatalMetricError, RuntimeError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
     rank = "" if accelerator.num_processes == 1 else \

@@ -205,58 +205,6 @@ def test_script_bad_input_is_one_clear_error_and_keeps_out(
     assert (out / "round1.png").read_bytes() == b"from an earlier run"
 
 
-def test_batch_resumes_after_an_interrupted_run_without_duplicates(script, tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, colour in (("red.png", (200, 30, 30)), ("blue.png", (30, 30, 200))):
-        Image.new("RGB", (48, 32), colour).save(data / name)
-    batch = data / "items.jsonl"
-    batch.write_text(
-        '{"image": "red.png", "instruction": "turn the cat into a tiger"}\n'
-        '{"image": "blue.png", "instruction": "replace the cup with a teapot", "seed": 3}\n'
-    )
-    out = tmp_path / "out"
-    arguments = ["--model", "tiny", "--batch", str(batch), "--out", str(out), "--quiet"]
-
-    calls = []
-    real_enhance_item = script.enhance_item
-
-    def counting(*args, **kwargs):
-        calls.append(args[4]["image"].name)
-        return real_enhance_item(*args, **kwargs)
-
-    def crash_on_second(*args, **kwargs):
-        if len(calls) == 1:
-            calls.append(args[4]["image"].name)
-            raise KeyboardInterrupt  # the process is killed while editing item 2
-        return counting(*args, **kwargs)
-
-    monkeypatch.setattr(script, "enhance_item", crash_on_second)
-    with pytest.raises(KeyboardInterrupt):
-        script.main(arguments)
-    results = out / "results.jsonl"
-    assert len(results.read_text().splitlines()) == 1
-    with open(results, "a") as handle:
-        handle.write('{"key": "torn')  # a record cut off by the crash
-
-    calls.clear()
-    monkeypatch.setattr(script, "enhance_item", counting)
-    assert script.main(arguments) == 0
-    assert calls == ["blue.png"]  # item 1 was finished and is not redone
-    lines = results.read_text().splitlines()
-    assert len(lines) == 3 and lines[1] == '{"key": "torn'
-    records = [json.loads(lines[0]), json.loads(lines[2])]
-    assert [r["line"] for r in records] == [1, 2]
-    assert len({r["key"] for r in records}) == 2
-    for record in records:
-        assert sorted(p.name for p in (out / record["folder"]).iterdir()) == OUTPUT_FILES
-
-    calls.clear()
-    assert script.main(arguments) == 0
-    assert calls == []  # everything done: nothing recomputed, nothing appended
-    assert len(results.read_text().splitlines()) == 3
-
-
 def test_batch_file_errors_name_file_and_line(script, tmp_path, capsys):
     batch = tmp_path / "items.jsonl"
     batch.write_text('{"image": "x.png", "instruction": "a"}\nnot json\n')

@@ -72,27 +72,34 @@ def test_other_parser_ids_do_not_share_results(tmp_path):
     assert ParseCache(cache).parser_ids() == {"a:1", "b:1"}
 
 
-def test_truncated_last_line_is_skipped_reported_and_parsed_again(tmp_path, caplog):
+def test_truncated_last_line_is_skipped_reported_cut_and_parsed_again(tmp_path, caplog):
     cache = tmp_path / "specs.jsonl"
     parse_many(["add a cat", "add a dog"], CountingParser(), cache, progress=False)
     good = cache.read_bytes()
-    crashed = good + b'{"edit_type": "add", "source_object": null, "target_obj'
-    cache.write_bytes(crashed)
+    cache.write_bytes(good + b'{"edit_type": "add", "source_object": null, "target_obj')
 
     parser = CountingParser()
-    with caplog.at_level(logging.WARNING, logger="bpm_edit.parsing.cache"):
+    with caplog.at_level(logging.WARNING, logger="bpm_edit.store"):
         specs = parse_many(["add a cat", "add a cow"], parser, cache, progress=False)
     assert parser.calls == ["add a cow"]
     assert [s.target_object for s in specs] == ["cat", "cow"]
-    assert "unreadable line(s) [3]" in caplog.text and str(cache) in caplog.text
-    # never rewritten: the damaged bytes stay, the new line starts on a line of its own
+    assert f"{cache}, line 3: ignored an incomplete last line" in caplog.text
+    # the torn line is cut away before the append: the file is valid JSONL again
     raw = cache.read_bytes()
-    assert raw.startswith(crashed + b"\n")
-    assert json.loads(raw.splitlines()[3])["instruction"] == "add a cow"
+    assert raw.startswith(good) and len(raw.splitlines()) == 3
+    assert json.loads(raw.splitlines()[2])["instruction"] == "add a cow"
 
-    # a later run still reads everything else, with the bad line now in the middle
     again = ParseCache(cache)
-    assert again.unreadable_lines == [3] and len(again) == 3
+    assert again.unreadable_lines == [] and len(again) == 3
+
+
+def test_a_torn_line_in_the_middle_is_an_error_naming_file_and_line(tmp_path):
+    cache = tmp_path / "specs.jsonl"
+    parse_many(["add a cat", "add a dog"], CountingParser(), cache, progress=False)
+    first, second = cache.read_bytes().splitlines(keepends=True)
+    cache.write_bytes(first + b'{"edit_type": "add", "sour\n' + second)
+    with pytest.raises(ValueError, match=r"specs.jsonl, line 2: not valid JSON"):
+        ParseCache(cache)
 
 
 def test_a_line_that_is_json_but_not_a_parse_names_file_and_line(tmp_path):

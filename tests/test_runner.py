@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bpm_edit.store import StoreError
 from evaluation.items import EditItem
 from evaluation.metrics import FatalMetricError, MetricOutput
 from evaluation.runner import (
     RECORD_FIELDS,
-    ResultFileError,
     evaluate,
     read_records,
     score_items,
@@ -194,7 +194,7 @@ def test_a_truncated_last_line_is_dropped_and_rescored(tmp_path):
 def test_a_corrupt_line_in_the_middle_is_an_error_naming_it(tmp_path):
     out = tmp_path / "results.jsonl"
     out.write_text('{"key": "a", "item_id": "x"}\nnot json\n{"key": "b", "item_id": "y"}\n')
-    with pytest.raises(ResultFileError, match=r"results.jsonl, line 2"):
+    with pytest.raises(StoreError, match=r"results.jsonl, line 2"):
         read_records(out)
 
 

@@ -2,71 +2,47 @@
 
 The cache is a JSONL file, one `EditSpec.to_dict()` per line, keyed by the spec's
 `(instruction, parser)`: the same format `bpm-edit parse --out` writes, so an output
-file is also a cache. New parses are appended and flushed line by line; the file is never
-rewritten, so a crash loses at most the line being written. A line left unreadable by
-such a crash is skipped and reported (a warning, and `ParseCache.unreadable_lines`), and
-the next append starts on a fresh line.
+file is also a cache. It is a `bpm_edit.store.JsonlStore` with its policies: new parses
+are appended, one fsync per batch; a torn last line left by a crash is ignored with a
+warning (`ParseCache.unreadable_lines`) and cut away before the next append, so that
+instruction is parsed again; any other line that is not a parse with its key is a
+`StoreError` naming the file and line.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.spec import EditSpec, SpecError
-
-logger = logging.getLogger(__name__)
+from bpm_edit.store import JsonlStore
 
 CacheKey = tuple[str, str]
+
+
+def _check_parse(record: dict) -> None:
+    try:
+        EditSpec.from_dict(record)
+    except SpecError as err:
+        raise ValueError(f"not a parse: {err}") from None
 
 
 class ParseCache:
     """The parses stored in one JSONL file, and appending new ones to it."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._specs: dict[CacheKey, EditSpec] = {}
-        self.unreadable_lines: list[int] = []
-        self._needs_newline = False
-        if self.path.exists():
-            self._load()
+        self._store = JsonlStore(path, key=("instruction", "parser"), check=_check_parse)
+        self.path = self._store.path
+        self._specs: dict[CacheKey, EditSpec] = {
+            key: EditSpec.from_dict(record) for key, record in self._store.latest().items()
+        }
 
-    def _load(self) -> None:
-        if self.path.is_dir():
-            raise ValueError(f"parse cache {self.path} is a directory, expected a JSONL file")
-        try:
-            raw = self.path.read_bytes()
-        except OSError as err:
-            raise ValueError(f"cannot read parse cache {self.path}: {err}") from err
-        self._needs_newline = bool(raw) and not raw.endswith(b"\n")
-        for number, line in enumerate(raw.split(b"\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                self.unreadable_lines.append(number)
-                continue
-            try:
-                spec = EditSpec.from_dict(data)
-            except SpecError as err:
-                raise ValueError(f"{self.path}, line {number}: not a parse: {err}") from err
-            if not spec.instruction or not spec.parser:
-                raise ValueError(
-                    f"{self.path}, line {number}: a cached parse needs 'instruction' and "
-                    "'parser' (they are its key)"
-                )
-            self._specs[(spec.instruction, spec.parser)] = spec
-        if self.unreadable_lines:
-            logger.warning(
-                "parse cache %s: skipped unreadable line(s) %s (an interrupted write?); "
-                "those instructions will be parsed again",
-                self.path, self.unreadable_lines,
-            )
+    @property
+    def unreadable_lines(self) -> list[int]:
+        """The torn last line ignored when the file was read (at most one), 1-based."""
+        torn = self._store.torn_line
+        return [] if torn is None else [torn]
 
     def __len__(self) -> int:
         return len(self._specs)
@@ -79,21 +55,15 @@ class ParseCache:
         return self._specs.get((instruction, parser_id))
 
     def add(self, specs: Iterable[EditSpec]) -> None:
-        """Append parses (each must carry its instruction and parser), one flushed line each."""
+        """Append parses as one batch (one fsync); each must carry its instruction and
+        parser, checked before anything is written."""
         specs = list(specs)
-        if not specs:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as file:
-            if self._needs_newline:
-                file.write("\n")
-                self._needs_newline = False
-            for spec in specs:
-                if not spec.instruction or not spec.parser:
-                    raise ValueError("only specs with 'instruction' and 'parser' can be cached")
-                file.write(json.dumps(spec.to_dict(), ensure_ascii=False) + "\n")
-                file.flush()
-                self._specs[(spec.instruction, spec.parser)] = spec
+        for spec in specs:
+            if not spec.instruction or not spec.parser:
+                raise ValueError("only specs with 'instruction' and 'parser' can be cached")
+        self._store.append_many(spec.to_dict() for spec in specs)
+        for spec in specs:
+            self._specs[(spec.instruction, spec.parser)] = spec
 
 
 def _stamped(spec: EditSpec, instruction: str, parser_id: str) -> EditSpec:

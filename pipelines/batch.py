@@ -1,0 +1,142 @@
+"""The resumable enhance batch: a JSONL job file in, one result record per item out.
+
+Job file: one JSON object per line with "image" and "instruction" (optional "mask",
+"seed", "id"); relative paths are resolved against the job file's folder, then the
+current directory; blank lines are skipped. Every line is checked before any model is
+loaded; errors name file:line.
+
+Each finished item appends one record to ``OUT/results.jsonl`` (a
+`bpm_edit.store.JsonlStore` keyed by "key", with its torn-line and corrupt-line
+policies) and writes its images under ``OUT/items/KEY[:16]/``, where KEY is `item_key`.
+A rerun skips finished keys, so a crash loses at most the item in flight; a failing
+item is reported with its file:line and retried on the next run. Input files are only
+read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from bpm_edit.errors import InputError
+from bpm_edit.store import JsonlStore
+from pipelines import run
+
+#: The fields of `EnhanceResult.to_dict()` a result record keeps.
+RECORD_FIELDS = ("round1", "round2", "delta", "round2_status", "spec", "flags", "settings")
+#: The fields a job line may have.
+JOB_FIELDS = frozenset({"image", "instruction", "mask", "seed", "id"})
+
+
+def run_enhance_batch(args: argparse.Namespace) -> int:
+    """Enhance every item of the job file ``args.batch`` into ``args.out``, skipping
+    finished ones; returns the exit status (1 if an item failed this run, else 0)."""
+    run.check_arguments(args)
+    batch = Path(args.batch)
+    if args.image or args.instruction or args.mask:
+        raise InputError("--batch takes images and instructions from the file; "
+                         "drop --image/--instruction/--mask")
+    items = read_batch(batch)
+    out = Path(args.out)
+    results = JsonlStore(out / "results.jsonl", key="key", default=run.json_default)
+    editor, metric, info = run.load_models(args)
+    out.mkdir(parents=True, exist_ok=True)
+    from tqdm.auto import tqdm
+
+    failures = 0
+    progress = tqdm(items, desc="items", disable=args.quiet)
+    for item in progress:
+        seed = item.get("seed", args.seed)
+        key = item_key(item, seed, args, info)
+        if key in results:
+            continue
+        try:
+            result = run.enhance_item(args, editor, metric, info, item, seed=seed)
+            folder = out / "items" / key[:16]
+            files = run.write_outputs(result, folder, item, args)
+        except (ValueError, OSError) as err:
+            failures += 1
+            progress.write(f"error: {batch}:{item['line']}: {err}")
+            continue
+        results.append_many([{
+            "key": key,
+            "line": item["line"],
+            "image": str(item["image"]),
+            "instruction": item["instruction"],
+            "folder": str(folder.relative_to(out)),
+            "files": files,
+            **{k: v for k, v in result.to_dict().items() if k in RECORD_FIELDS},
+        }])
+    print(f"{len(results)} finished item(s) in {results.path}; {failures} failed this run")
+    return 1 if failures else 0
+
+
+def read_batch(path: Path) -> list[dict[str, Any]]:
+    """Validate every line of the job file before anything runs; errors name file:line.
+
+    Each item is `run.check_item`'s dict plus "line" (1-based) and "seed"/"id" if given.
+    """
+    if not path.is_file():
+        raise InputError(f"batch file not found: {path}")
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}: "
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{where}not valid JSON ({err.msg})") from err
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}expected a JSON object with image and instruction")
+        unknown = sorted(set(entry) - JOB_FIELDS)
+        if unknown:
+            raise InputError(f"{where}unknown field(s) {unknown}")
+        if not isinstance(entry.get("image"), str):
+            raise InputError(f"{where}missing 'image' (a path)")
+        if "seed" in entry and not isinstance(entry["seed"], int):
+            raise InputError(f"{where}'seed' must be an integer")
+        image = _resolve(entry["image"], path.parent)
+        mask = None if entry.get("mask") is None else str(_resolve(entry["mask"], path.parent))
+        checked = run.check_item(image, entry.get("instruction"), mask, where)
+        items.append({**checked, **{k: entry[k] for k in ("seed", "id") if k in entry},
+                      "line": number})
+    if not items:
+        raise InputError(f"{path}: no items (one JSON object per line)")
+    return items
+
+
+def _resolve(name: str, folder: Path) -> Path:
+    candidate = Path(name).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    beside = folder / candidate
+    return beside if beside.exists() or not candidate.exists() else candidate
+
+
+def item_key(item: dict[str, Any], seed: int, args: argparse.Namespace, info) -> str:
+    """The result key of one item: a content hash of its inputs and the settings that
+    change its result. The one place that decides what a finished record is reused for."""
+    digest = hashlib.sha256()
+    digest.update(Path(item["image"]).read_bytes())
+    if item["mask"] is not None:
+        digest.update(Path(item["mask"]).read_bytes())
+    settings = {
+        "instruction": item["instruction"],
+        "seed": seed,
+        "model": args.model if info.name not in ("tiny", "random") else info.name,
+        "steps": args.steps,
+        "guidance_scale": args.guidance_scale,
+        "image_guidance_scale": args.image_guidance_scale,
+        "resolution": args.resolution,
+        "mask_options": [args.mask_dilation, args.mask_feather, args.mask_floor,
+                         args.preserve_blend],
+        "device": args.device,
+        "dtype": args.dtype,
+        "metric_models": args.metric_models,
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()

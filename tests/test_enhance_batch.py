@@ -1,0 +1,183 @@
+"""The resumable enhance batch (`pipelines.batch`), offline with the tiny models: resume
+after a crash, the results store's torn-line and corrupt-line policies, failing items,
+job-file checks and the item key."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bpm_edit.errors import InputError
+from bpm_edit.store import StoreError
+from pipelines import batch, run
+from pipelines.editing_models import editing_model_info
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_FILES = ["comparison.png", "mask.png", "result.json", "round1.png", "round2.png"]
+REAL_ENHANCE_ITEM = run.enhance_item
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("enhance_script", ROOT / "scripts" / "enhance.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def jobs(tmp_path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, colour in (("red.png", (200, 30, 30)), ("blue.png", (30, 30, 200))):
+        Image.new("RGB", (48, 32), colour).save(data / name)
+    path = data / "items.jsonl"
+    path.write_text(
+        '{"image": "red.png", "instruction": "turn the cat into a tiger"}\n'
+        '\n'
+        '{"image": "blue.png", "instruction": "replace the cup with a teapot", "seed": 3}\n'
+    )
+    return path
+
+
+def options(script, jobs: Path, out: Path):
+    return script.build_parser().parse_args(
+        ["--model", "tiny", "--batch", str(jobs), "--out", str(out), "--quiet"])
+
+
+def counting(monkeypatch, calls: list[str], fail_on: str | None = None, crash_on: int = 0):
+    """Wrap `run.enhance_item`: record each item's image name; raise ValueError for
+    `fail_on`; raise KeyboardInterrupt (a kill) on call number `crash_on` (1-based)."""
+    def wrapped(*args, **kwargs):
+        name = args[4]["image"].name
+        calls.append(name)
+        if len(calls) == crash_on:
+            raise KeyboardInterrupt
+        if name == fail_on:
+            raise ValueError("the editor gave up")
+        return REAL_ENHANCE_ITEM(*args, **kwargs)
+
+    monkeypatch.setattr(run, "enhance_item", wrapped)
+
+
+def test_resume_after_a_crash_cuts_the_torn_line_and_redoes_only_the_unfinished_item(
+    script, jobs, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    calls: list[str] = []
+    counting(monkeypatch, calls, crash_on=2)
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_enhance_batch(options(script, jobs, out))
+    results = out / "results.jsonl"
+    assert len(results.read_text().splitlines()) == 1
+    with open(results, "a") as handle:
+        handle.write('{"key": "torn')  # a record cut off by the crash
+
+    calls.clear()
+    counting(monkeypatch, calls)
+    assert batch.run_enhance_batch(options(script, jobs, out)) == 0
+    assert calls == ["blue.png"]  # item 1 was finished and is not redone
+    lines = results.read_text().splitlines()
+    assert len(lines) == 2  # the torn line was cut away, the file is valid JSONL again
+    records = [json.loads(line) for line in lines]
+    assert [r["line"] for r in records] == [1, 3]
+    assert len({r["key"] for r in records}) == 2
+    for record in records:
+        assert sorted(p.name for p in (out / record["folder"]).iterdir()) == OUTPUT_FILES
+
+    calls.clear()
+    assert batch.run_enhance_batch(options(script, jobs, out)) == 0
+    assert calls == []  # everything done: nothing recomputed, nothing appended
+    assert results.read_text().splitlines() == lines
+
+
+def test_a_failing_item_is_reported_by_file_and_line_and_retried_next_run(
+    script, jobs, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+    calls: list[str] = []
+    counting(monkeypatch, calls, fail_on="red.png")
+    assert batch.run_enhance_batch(options(script, jobs, out)) == 1
+    captured = capsys.readouterr()
+    assert f"error: {jobs}:1: the editor gave up" in captured.out  # tqdm.write: stdout
+    assert "1 finished item(s)" in captured.out
+    calls.clear()
+    counting(monkeypatch, calls)
+    assert batch.run_enhance_batch(options(script, jobs, out)) == 0
+    assert calls == ["red.png"]
+
+
+def test_a_corrupt_results_line_is_an_error_before_any_model_loads(
+    script, jobs, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    results = out / "results.jsonl"
+    content = '{"key": "a"}\nnot json\n{"key": "b"}\n'
+    results.write_text(content)
+    monkeypatch.setattr(run, "load_models", lambda args: pytest.fail("models loaded"))
+    with pytest.raises(StoreError, match=r"results.jsonl, line 2: not valid JSON"):
+        batch.run_enhance_batch(options(script, jobs, out))
+    argv = ["--model", "tiny", "--batch", str(jobs), "--out", str(out), "--quiet"]
+    assert script.main(argv) == 2
+    assert f"error: {results}, line 2: not valid JSON" in capsys.readouterr().err
+    assert results.read_text() == content and sorted(p.name for p in out.iterdir()) == [
+        "results.jsonl"]
+
+
+def test_read_batch_resolves_paths_skips_blank_lines_and_keeps_seed_and_id(tmp_path, jobs):
+    with open(jobs, "a") as handle:
+        handle.write(json.dumps({"image": str(jobs.parent / "red.png"), "instruction": " x ",
+                                 "id": "third", "mask": "red.png"}) + "\n")
+    items = batch.read_batch(jobs)
+    assert [item["line"] for item in items] == [1, 3, 4]
+    assert items[0]["image"] == jobs.parent / "red.png" and items[0]["mask"] is None
+    assert items[1]["seed"] == 3 and "seed" not in items[0]
+    assert (items[2]["id"], items[2]["instruction"], items[2]["mask"]) == (
+        "third", "x", jobs.parent / "red.png")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"image": "red.png", "instruction": "a", "sede": 1}', "unknown field(s) ['sede']"),
+        ('{"instruction": "a"}', "missing 'image' (a path)"),
+        ('{"image": "red.png", "instruction": "a", "seed": "1"}', "'seed' must be an integer"),
+        ('["red.png", "a"]', "expected a JSON object with image and instruction"),
+        ('{"image": "red.png", "instruction": "  "}', "instruction is empty"),
+        ('{"image": "red.png", "instruction": "a", "mask": "no.png"}', "mask not found"),
+    ],
+)
+def test_read_batch_errors_name_file_and_line(jobs, line, message):
+    jobs.write_text(line + "\n")
+    with pytest.raises(InputError) as caught:
+        batch.read_batch(jobs)
+    assert str(caught.value).startswith(f"{jobs}:1: {message}")
+
+
+def test_read_batch_refuses_a_missing_or_empty_file(tmp_path):
+    with pytest.raises(InputError, match="batch file not found"):
+        batch.read_batch(tmp_path / "none.jsonl")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n  \n")
+    with pytest.raises(InputError, match=r"empty.jsonl: no items"):
+        batch.read_batch(empty)
+
+
+def test_item_key_follows_the_inputs_and_the_seed(script, jobs, tmp_path):
+    args = options(script, jobs, tmp_path / "out")
+    args.metric_models = "tiny"
+    info = editing_model_info("tiny")
+    red, blue = batch.read_batch(jobs)
+    key = batch.item_key(red, 0, args, info)
+    assert batch.item_key(red, 0, args, info) == key and len(key) == 64
+    assert batch.item_key(red, 1, args, info) != key
+    assert batch.item_key({**red, "instruction": "other"}, 0, args, info) != key
+    assert batch.item_key({**red, "image": blue["image"]}, 0, args, info) != key
+    assert batch.item_key({**red, "mask": blue["image"]}, 0, args, info) != key
