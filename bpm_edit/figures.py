@@ -46,7 +46,7 @@ def _boxes(summary: dict | None) -> list:
 def _mask_overlay(original: Image.Image, result: BPMResult) -> Image.Image:
     base = np.asarray(original.convert("RGB"), dtype=np.float64)
     regions = result.localized
-    if regions is None or regions.is_global:
+    if regions is None or result.spec.is_global:
         return Image.fromarray(base.astype(np.uint8))
     tint = np.zeros_like(base)
     tint[regions.mask_origin] += (255, 0, 0)
@@ -106,7 +106,7 @@ def render_report(original: Image.Image, edited: Image.Image, result: BPMResult)
     if crop_box is not None:
         for draw in (draw_left, draw_right):
             _draw_boxes(draw, [crop_box], scale, COLOURS["crop"], width=1)
-    if crop_box is not None and not regions.get("is_global"):
+    if crop_box is not None and not result.spec.is_global:
         box = tuple(int(round(v)) for v in crop_box)
         crops = [_fit(original.crop(box))[0], _fit(edited.crop(box))[0]]
     else:

@@ -229,7 +229,7 @@ class SemanticJudge:
         flags: list[str] = []
         after, before = self._texts(spec, flags)
         reason: dict[str, Any] = {"text_after": after, "text_before": before}
-        if regions.is_global or spec.is_global:
+        if spec.is_global:
             reason["crop_box"] = None
             return ModificationPlan("global", original, edited, after, before, tuple(flags),
                                     reason)
