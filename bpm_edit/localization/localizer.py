@@ -5,9 +5,8 @@ names, each in its image: the source in the original, the target in the EDITED i
 (with its own boxes), the reference in the original (an add has no source query, a
 removal no target query, a global edit no query at all). `Regions.build` then applies
 the add/remove/global conventions, M_all and the crop box. `localize_many` does the same
-for many pairs, with one detector call
-for all (image, phrase) queries and one SAM call per distinct image (an original shared
-by several edited images is embedded once).
+for many pairs, with one detector call for all (image, phrase) queries and one SAM call
+per distinct image (an original shared by several edited images is embedded once).
 
 A positional `spec.source_locator` ("the cat on the left") keeps the one instance it
 points at (`select_by_locator`), in the original and, when the object does not move,
