@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers.utils.torch_utils import randn_tensor
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from bpm_edit.figures import MARGIN, PANEL, fit, label_font, mask_overlay
 from bpm_edit.images import ImageInput, load_image, load_mask, rms_difference
 from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
@@ -291,14 +292,12 @@ def enhance(
 
 # ------------------------------------------------------------------ comparison figure
 
-PANEL = 256
-MARGIN = 8
 TEXT_LINE = 16
 
 
 def render_comparison(result: EnhanceResult) -> Image.Image:
     """original | round 1 | mask overlay | round 2, titled, with the scores underneath."""
-    overlay = _mask_overlay(result.original, result.mask)
+    overlay = mask_overlay(result.original, result.mask)
     round2 = result.round2.image if result.round2 is not None else None
     panels = [
         ("original", result.original, []),
@@ -312,7 +311,8 @@ def render_comparison(result: EnhanceResult) -> Image.Image:
             else [result.round2_status],
         ),
     ]
-    fitted = [(title, _fit(image), lines) for title, image, lines in panels]
+    fitted = [(title, None if image is None else fit(image)[0], lines)
+              for title, image, lines in panels]
     height = max(image.height for _, image, _ in fitted if image is not None)
     text_rows = max(len(lines) for _, _, lines in fitted)
     header = 2 * TEXT_LINE + MARGIN
@@ -322,7 +322,7 @@ def render_comparison(result: EnhanceResult) -> Image.Image:
         "white",
     )
     draw = ImageDraw.Draw(canvas)
-    font = _font()
+    font = label_font()
     spec = result.spec
     draw.text((MARGIN, MARGIN // 2), f"instruction: {result.instruction}", fill="black", font=font)
     draw.text(
@@ -344,22 +344,6 @@ def render_comparison(result: EnhanceResult) -> Image.Image:
         for row, line in enumerate(lines):
             draw.text((left, top + height + 4 + row * TEXT_LINE), line, fill="black", font=font)
     return canvas
-
-
-def _fit(image: Image.Image | None) -> Image.Image | None:
-    if image is None:
-        return None
-    scale = PANEL / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
-    return image.resize(size, resample)
-
-
-def _mask_overlay(image: Image.Image, mask: np.ndarray) -> Image.Image:
-    pixels = np.asarray(image.convert("RGB"), np.float64)
-    tint = np.array([255.0, 0.0, 0.0])
-    blended = np.where(mask[..., None], 0.5 * pixels + 0.5 * tint, 0.6 * pixels)
-    return Image.fromarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
 
 
 def _score_lines(scores: dict[str, Any], deltas: dict[str, Any] | None) -> list[str]:
@@ -384,13 +368,6 @@ def _mask_lines(result: EnhanceResult) -> list[str]:
             if found is not None and found["phrase"]:
                 lines.append(f"{role} '{found['phrase']}': {len(found['boxes'])} found")
     return lines
-
-
-def _font() -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=12)
-    except TypeError:  # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bpm_edit.figures import fit, mask_overlay
 from bpm_edit.images import ImageError
 from bpm_edit.metric import BPM
 from bpm_edit.models.detection import Detections
@@ -81,6 +82,13 @@ def test_local_edit_runs_both_rounds_and_reports_deltas(local_edit):
     assert set(data["round1"]) >= {"bpm", "s_modify", "s_preserve", "l2", "clip_t", "flags"}
     figure = render_comparison(result)
     assert figure.width == 4 * 256 + 5 * 8
+    # panels 1 and 3: the working original and its M_all overlay, fitted (56 = header + title)
+    original, _ = fit(result.original)
+    overlay, _ = fit(mask_overlay(result.original, result.mask))
+    for index, panel in ((0, original), (2, overlay)):
+        left = 8 + index * (256 + 8)
+        shown = figure.crop((left, 56, left + panel.width, 56 + panel.height))
+        assert np.array_equal(np.asarray(shown), np.asarray(panel))
 
 
 def test_rounds_equal_direct_pipeline_calls_with_the_same_seed(photo, editor, metric, local_edit):
