@@ -44,6 +44,7 @@ from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
 from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+from pipelines.masks import as_mask_batch, to_latent_mask
 
 #: Score keys reported per round and as deltas (round 2 - round 1).
 SCORE_KEYS = (
@@ -80,7 +81,7 @@ class EnhanceResult:
     round1: RoundResult
     round2: RoundResult | None
     round2_status: str
-    mask: np.ndarray  # M_all, (H, W) bool, as used in round 2
+    mask: np.ndarray  # M_all, (H, W) bool, as round 2 got it (a given mask: the original's size)
     regions: Regions | None  # round-1 localization (None for global edits)
     settings: dict[str, Any]
     model: dict[str, Any]
@@ -155,7 +156,9 @@ def enhance(
     (passed to `load_metric_models`, e.g. `{"sam_dtype": "bfloat16"}`); its models are
     built before round 1, so missing metric weights fail fast.
     `mask`: a known edit mask for the original (path, PIL or array, the original's size,
-    non-zero = edit) used as M_all instead of localizing (flag "mask_given").
+    non-zero = edit) used as M_all instead of localizing (flag "mask_given"). It is read
+    once and handed to round 2 at that size; the pipeline max-pools it to the latent grid
+    (`pipelines.masks`), its only resize, so thin objects keep their guidance.
     The mask options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
     """
     timings: dict[str, float] = {}
@@ -222,7 +225,9 @@ def enhance(
     flags: list[str] = []
     regions: Regions | None = None
     if given_mask is not None:
-        mask = resize_mask(given_mask, working.size)
+        # Full resolution: round 2 max-pools it to the latent grid, its only resize, so a
+        # thin object the mask holds keeps its guidance.
+        mask = given_mask
         status = ROUND2_RAN if mask.any() else ROUND2_SAME_AS_ROUND1
         flags.append("mask_given")
         if not mask.any():
@@ -297,7 +302,7 @@ TEXT_LINE = 16
 
 def render_comparison(result: EnhanceResult) -> Image.Image:
     """original | round 1 | mask overlay | round 2, titled, with the scores underneath."""
-    overlay = mask_overlay(result.original, result.mask)
+    overlay = mask_overlay(result.original, _on_grid(result.mask, result.original.size))
     round2 = result.round2.image if result.round2 is not None else None
     panels = [
         ("original", result.original, []),
@@ -346,6 +351,14 @@ def render_comparison(result: EnhanceResult) -> Image.Image:
     return canvas
 
 
+def _on_grid(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`mask` on the `size` = (width, height) pixel grid by the latent mask's own max-pool
+    (`pipelines.masks`), so the figure shows what round 2 kept (a given mask has the
+    original's size, the figure the working size)."""
+    width, height = size
+    return to_latent_mask(as_mask_batch(mask), (height, width))[0, 0].numpy() > 0
+
+
 def _score_lines(scores: dict[str, Any], deltas: dict[str, Any] | None) -> list[str]:
     names = {"bpm": "BPM", "s_modify": "S_modify", "s_preserve": "S_preserve",
              "l2": "L2 (lower better)", "clip_t": "CLIP-T"}
@@ -368,14 +381,6 @@ def _mask_lines(result: EnhanceResult) -> list[str]:
             if found is not None and found["phrase"]:
                 lines.append(f"{role} '{found['phrase']}': {len(found['boxes'])} found")
     return lines
-
-
-def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bool `(H, W)` mask resized (nearest) to `size` = (width, height)."""
-    if (mask.shape[1], mask.shape[0]) == tuple(size):
-        return mask
-    resized = Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)
-    return np.asarray(resized) > 127
 
 
 def _given_or(value: Any, default: Any) -> Any:

@@ -27,6 +27,7 @@ from pipelines.enhancer import (
     render_comparison,
     working_size_image,
 )
+from pipelines.masks import as_mask_batch, to_latent_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "enhance.py"
@@ -116,6 +117,28 @@ def test_all_ones_mask_reproduces_round1_exactly(photo, editor, metric):
     assert result.round2_status == ROUND2_RAN and "mask_given" in result.flags
     assert np.array_equal(np.asarray(result.round1.image), np.asarray(result.round2.image))
     assert all(value == 0 for value in result.deltas.values() if value is not None)
+
+
+def test_a_one_pixel_line_in_a_given_mask_survives_into_the_latent_mask(photo, editor, metric):
+    """Regression: the given 451x300 mask used to be resized (nearest) to the 64x40 working
+    size before the pipeline's max-pool, and a 1-pixel line between the sampled columns
+    vanished (round 2 fell back to an all-ones mask). Now round 2 gets the mask at full
+    resolution and the max-pool keeps the line: one latent column (202 * 8 / 451 -> 3)."""
+    line = np.zeros((300, 451), bool)
+    line[:, 202] = True
+    result = run(photo, "turn the cat into a tiger", editor, metric, mask=line)
+    assert result.round2_status == ROUND2_RAN
+    assert "given_mask_empty_mask_all_ones" not in result.flags
+    assert np.array_equal(result.mask, line)
+    expected = torch.zeros(1, 1, 5, 8)
+    expected[..., 3] = 1
+    assert torch.equal(to_latent_mask(as_mask_batch(result.mask), (5, 8)), expected)
+    editor.set_progress_bar_config(disable=True)
+    direct = editor("turn the cat into a tiger", image=result.original, num_inference_steps=3,
+                    generator=torch.Generator("cpu").manual_seed(0), mask=line).images[0]
+    assert np.array_equal(np.asarray(direct), np.asarray(result.round2.image))
+    assert not np.array_equal(np.asarray(result.round1.image), np.asarray(result.round2.image))
+    assert render_comparison(result).width == 4 * 256 + 5 * 8
 
 
 def test_global_edit_skips_round2(photo, editor, metric):
