@@ -1,6 +1,10 @@
-"""A visual report of one BPM score (PIL only, no display needed).
+"""Figures (PIL only, no display needed): the panel helpers every figure uses, and the
+visual report of one BPM score.
 
-Layout: top row = the original with the source (magenta) and reference (blue) boxes, the
+`fit`, `mask_overlay`, `label_font`, `PANEL` and `MARGIN` are shared with the enhancer's
+comparison figure (`pipelines.enhancer.render_comparison`).
+
+Report layout: top row = the original with the source (magenta) and reference (blue) boxes, the
 edited image with the target boxes (green), both with the shared crop box (yellow), and
 the original with the masks tinted (M_origin red, M_edit green, overlap yellow); bottom
 row = the two crops CLIP saw and the component scores as bars on [0, 1] (the S_modify
@@ -23,14 +27,40 @@ HEADER = 64
 TITLE = 14  # height of the caption above each panel
 TITLES = ("original: source / reference boxes", "edited: target boxes", "masks: M_origin / M_edit",
           "crop of the original (CLIP)", "crop of the edited (CLIP)", "scores")
+#: The report's panels are resampled bilinearly (photographs and crops alike).
+BILINEAR = Image.Resampling.BILINEAR
 COLOURS = {"source": (255, 0, 255), "target": (40, 200, 60), "reference": (60, 110, 240),
            "crop": (250, 210, 0)}
 
 
-def _fit(image: Image.Image) -> tuple[Image.Image, float]:
+def fit(
+    image: Image.Image, resample: Image.Resampling | None = None
+) -> tuple[Image.Image, float]:
+    """`image` scaled (aspect kept) so its long side is `PANEL`, and the scale used.
+
+    `resample` None: nearest when enlarging (pixels stay visible), Lanczos when shrinking.
+    """
     scale = PANEL / max(image.width, image.height)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR), scale
+    if resample is None:
+        resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+    return image.resize(size, resample), scale
+
+
+def mask_overlay(image: Image.Image, mask: np.ndarray) -> Image.Image:
+    """`image` tinted half red inside the bool `(H, W)` `mask` and dimmed to 60% outside."""
+    pixels = np.asarray(image.convert("RGB"), np.float64)
+    tint = np.array([255.0, 0.0, 0.0])
+    blended = np.where(mask[..., None], 0.5 * pixels + 0.5 * tint, 0.6 * pixels)
+    return Image.fromarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+
+
+def label_font(size: int = 12) -> ImageFont.ImageFont:
+    """Pillow's default font at `size` points (the fixed bitmap font without FreeType)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
 
 
 def _draw_boxes(draw: ImageDraw.ImageDraw, boxes, scale: float, colour, width: int = 2) -> None:
@@ -43,10 +73,11 @@ def _boxes(summary: dict | None) -> list:
     return [] if summary is None else summary.get("boxes", [])
 
 
-def _mask_overlay(original: Image.Image, result: BPMResult) -> Image.Image:
+def _regions_overlay(original: Image.Image, result: BPMResult) -> Image.Image:
+    """The original with M_origin tinted red, M_edit green (overlap yellow)."""
     base = np.asarray(original.convert("RGB"), dtype=np.float64)
     regions = result.localized
-    if regions is None or regions.is_global:
+    if regions is None or result.spec.is_global:
         return Image.fromarray(base.astype(np.uint8))
     tint = np.zeros_like(base)
     tint[regions.mask_origin] += (255, 0, 0)
@@ -96,9 +127,9 @@ def render_report(original: Image.Image, edited: Image.Image, result: BPMResult)
                          f"{edited.size}; pass the aligned edited image")
     regions = result.regions
     crop_box = regions.get("crop_box")
-    left, scale = _fit(original.convert("RGB"))
-    right, _ = _fit(edited.convert("RGB"))
-    overlay, _ = _fit(_mask_overlay(original, result))
+    left, scale = fit(original.convert("RGB"), BILINEAR)
+    right, _ = fit(edited.convert("RGB"), BILINEAR)
+    overlay, _ = fit(_regions_overlay(original, result), BILINEAR)
     draw_left, draw_right = ImageDraw.Draw(left), ImageDraw.Draw(right)
     _draw_boxes(draw_left, _boxes(regions.get("source")), scale, COLOURS["source"])
     _draw_boxes(draw_left, _boxes(regions.get("reference")), scale, COLOURS["reference"])
@@ -106,11 +137,11 @@ def render_report(original: Image.Image, edited: Image.Image, result: BPMResult)
     if crop_box is not None:
         for draw in (draw_left, draw_right):
             _draw_boxes(draw, [crop_box], scale, COLOURS["crop"], width=1)
-    if crop_box is not None and not regions.get("is_global"):
+    if crop_box is not None and not result.spec.is_global:
         box = tuple(int(round(v)) for v in crop_box)
-        crops = [_fit(original.crop(box))[0], _fit(edited.crop(box))[0]]
+        crops = [fit(original.crop(box), BILINEAR)[0], fit(edited.crop(box), BILINEAR)[0]]
     else:
-        crops = [_fit(original)[0], _fit(edited)[0]]
+        crops = [fit(original, BILINEAR)[0], fit(edited, BILINEAR)[0]]
     cell_w, cell_h = PANEL + MARGIN, TITLE + PANEL + MARGIN
     canvas = Image.new("RGB", (3 * cell_w + MARGIN, HEADER + 2 * cell_h + MARGIN), "white")
     draw = ImageDraw.Draw(canvas)

@@ -287,7 +287,7 @@ class BPM:
         preserve = self.semantic_judge.preservation_for(p.original, p.edited, regions)
         p.timings["preserve"] = time.perf_counter() - started
         combined = combine(modification.value, preserve.value, size.score, position.score,
-                           is_global=regions.is_global, alpha=self.alpha,
+                           is_global=p.spec.is_global, alpha=self.alpha,
                            alpha_global=self.alpha_global)
         flags = [*p.spec.flags, *p.flags, *regions.flags, *size.flags, *position.flags,
                  *modification.flags, *preserve.flags, *combined.flags]

@@ -52,7 +52,7 @@ class BPMResult:
 
     @property
     def is_global(self) -> bool:
-        return bool(self.regions.get("is_global")) or self.spec.is_global
+        return self.spec.is_global
 
     def with_combination(self, combined: Combined, extra_flags: tuple[str, ...] = ()) -> BPMResult:
         """A copy whose combined scores come from `combined` (e.g. dataset normalisation)."""

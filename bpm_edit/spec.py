@@ -26,6 +26,8 @@ EDIT_TYPES = (
 SIZE_CHANGES = ("larger", "smaller", "unchanged")
 POSITION_CHANGES = ("left", "right", "up", "down", "inside", "near", "unchanged", "none")
 WHOLE_IMAGE = "all"
+#: The two images of an edit, as `EditSpec.objects_to_find` names them.
+IMAGES = ("original", "edited")
 #: The fields that say what the edit is (what a parser reads from an instruction); the
 #: others (instruction, parser, flags) say where a spec came from.
 EDIT_FIELDS = (
@@ -119,8 +121,31 @@ class EditSpec:
 
     @property
     def is_global(self) -> bool:
-        """True for whole-image edits (style, weather, time of day): nothing to localize."""
+        """True for whole-image edits (style, weather, time of day): nothing to localize.
+
+        The one place this rule lives: the localizer, the judges, the metric and the
+        enhancer all ask the spec (a `Regions` records the answer when it is built).
+        """
         return self.source_object == WHOLE_IMAGE or self.target_object == WHOLE_IMAGE
+
+    def objects_to_find(self) -> dict[str, tuple[str, str]]:
+        """role -> (image, phrase) for each object the localizer must find.
+
+        The source is looked for in the original (an add has none), the target in the
+        EDITED image (a removal has none), the reference in the original; a global edit
+        looks for nothing. Roles are "source", "target", "reference"; images are
+        `IMAGES`.
+        """
+        if self.is_global:
+            return {}
+        wanted: dict[str, tuple[str, str]] = {}
+        if self.edit_type != "add" and self.source_object is not None:
+            wanted["source"] = ("original", self.source_object)
+        if self.edit_type != "remove" and self.target_object is not None:
+            wanted["target"] = ("edited", self.target_object)
+        if self.reference_object is not None:
+            wanted["reference"] = ("original", self.reference_object)
+        return wanted
 
     @property
     def parser_fallback(self) -> bool:

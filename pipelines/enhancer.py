@@ -35,14 +35,16 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers.utils.torch_utils import randn_tensor
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from bpm_edit.figures import MARGIN, PANEL, fit, label_font, mask_overlay
 from bpm_edit.images import ImageInput, load_image, load_mask, rms_difference
 from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
 from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+from pipelines.masks import as_mask_batch, to_latent_mask
 
 #: Score keys reported per round and as deltas (round 2 - round 1).
 SCORE_KEYS = (
@@ -79,7 +81,7 @@ class EnhanceResult:
     round1: RoundResult
     round2: RoundResult | None
     round2_status: str
-    mask: np.ndarray  # M_all, (H, W) bool, as used in round 2
+    mask: np.ndarray  # M_all, (H, W) bool, as round 2 got it (a given mask: the original's size)
     regions: Regions | None  # round-1 localization (None for global edits)
     settings: dict[str, Any]
     model: dict[str, Any]
@@ -154,7 +156,9 @@ def enhance(
     (passed to `load_metric_models`, e.g. `{"sam_dtype": "bfloat16"}`); its models are
     built before round 1, so missing metric weights fail fast.
     `mask`: a known edit mask for the original (path, PIL or array, the original's size,
-    non-zero = edit) used as M_all instead of localizing (flag "mask_given").
+    non-zero = edit) used as M_all instead of localizing (flag "mask_given"). It is read
+    once and handed to round 2 at that size; the pipeline max-pools it to the latent grid
+    (`pipelines.masks`), its only resize, so thin objects keep their guidance.
     The mask options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
     """
     timings: dict[str, float] = {}
@@ -221,7 +225,9 @@ def enhance(
     flags: list[str] = []
     regions: Regions | None = None
     if given_mask is not None:
-        mask = resize_mask(given_mask, working.size)
+        # Full resolution: round 2 max-pools it to the latent grid, its only resize, so a
+        # thin object the mask holds keeps its guidance.
+        mask = given_mask
         status = ROUND2_RAN if mask.any() else ROUND2_SAME_AS_ROUND1
         flags.append("mask_given")
         if not mask.any():
@@ -291,14 +297,12 @@ def enhance(
 
 # ------------------------------------------------------------------ comparison figure
 
-PANEL = 256
-MARGIN = 8
 TEXT_LINE = 16
 
 
 def render_comparison(result: EnhanceResult) -> Image.Image:
     """original | round 1 | mask overlay | round 2, titled, with the scores underneath."""
-    overlay = _mask_overlay(result.original, result.mask)
+    overlay = mask_overlay(result.original, _on_grid(result.mask, result.original.size))
     round2 = result.round2.image if result.round2 is not None else None
     panels = [
         ("original", result.original, []),
@@ -312,7 +316,8 @@ def render_comparison(result: EnhanceResult) -> Image.Image:
             else [result.round2_status],
         ),
     ]
-    fitted = [(title, _fit(image), lines) for title, image, lines in panels]
+    fitted = [(title, None if image is None else fit(image)[0], lines)
+              for title, image, lines in panels]
     height = max(image.height for _, image, _ in fitted if image is not None)
     text_rows = max(len(lines) for _, _, lines in fitted)
     header = 2 * TEXT_LINE + MARGIN
@@ -322,7 +327,7 @@ def render_comparison(result: EnhanceResult) -> Image.Image:
         "white",
     )
     draw = ImageDraw.Draw(canvas)
-    font = _font()
+    font = label_font()
     spec = result.spec
     draw.text((MARGIN, MARGIN // 2), f"instruction: {result.instruction}", fill="black", font=font)
     draw.text(
@@ -346,20 +351,12 @@ def render_comparison(result: EnhanceResult) -> Image.Image:
     return canvas
 
 
-def _fit(image: Image.Image | None) -> Image.Image | None:
-    if image is None:
-        return None
-    scale = PANEL / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
-    return image.resize(size, resample)
-
-
-def _mask_overlay(image: Image.Image, mask: np.ndarray) -> Image.Image:
-    pixels = np.asarray(image.convert("RGB"), np.float64)
-    tint = np.array([255.0, 0.0, 0.0])
-    blended = np.where(mask[..., None], 0.5 * pixels + 0.5 * tint, 0.6 * pixels)
-    return Image.fromarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+def _on_grid(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`mask` on the `size` = (width, height) pixel grid by the latent mask's own max-pool
+    (`pipelines.masks`), so the figure shows what round 2 kept (a given mask has the
+    original's size, the figure the working size)."""
+    width, height = size
+    return to_latent_mask(as_mask_batch(mask), (height, width))[0, 0].numpy() > 0
 
 
 def _score_lines(scores: dict[str, Any], deltas: dict[str, Any] | None) -> list[str]:
@@ -384,21 +381,6 @@ def _mask_lines(result: EnhanceResult) -> list[str]:
             if found is not None and found["phrase"]:
                 lines.append(f"{role} '{found['phrase']}': {len(found['boxes'])} found")
     return lines
-
-
-def _font() -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=12)
-    except TypeError:  # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
-
-
-def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bool `(H, W)` mask resized (nearest) to `size` = (width, height)."""
-    if (mask.shape[1], mask.shape[0]) == tuple(size):
-        return mask
-    resized = Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)
-    return np.asarray(resized) > 127
 
 
 def _given_or(value: Any, default: Any) -> Any:

@@ -6,10 +6,10 @@ pipeline resizes the image to a multiple of the VAE factor; the mask follows the
 not the pixel count). `as_mask_batch` reads it into `(B, 1, H, W)` float in [0, 1];
 `to_latent_mask` brings that batch to the latent grid:
 
-1. Downsampling by adaptive MAX pooling (default): a latent pixel is inside when any
-   image pixel of its footprint is inside. A thin object (a pole, a tail) therefore keeps
-   its guidance instead of vanishing between latent pixels, and a binary mask stays
-   binary. `pooling="area"` averages instead (the covered fraction, a soft mask).
+1. Downsampling by adaptive MAX pooling: a latent pixel is inside when any image pixel
+   of its footprint is inside. A thin object (a pole, a tail) therefore keeps its
+   guidance instead of vanishing between latent pixels, and a binary mask stays binary.
+   This is the only resize a mask gets: give it at full resolution, never pre-shrunk.
    Upsampling (a mask smaller than the latent grid) repeats pixels (nearest).
 2. Dilation by `dilation` latent pixels: a `(2d+1)^2` square max filter.
 3. Feathering over `feather` latent pixels OUTSIDE the mask: a latent pixel at
@@ -30,8 +30,6 @@ from PIL import Image
 
 SingleMask = Image.Image | np.ndarray | torch.Tensor
 MaskInput = SingleMask | Sequence[SingleMask]
-
-POOLINGS = ("max", "area")
 
 
 class MaskError(ValueError):
@@ -147,7 +145,6 @@ def to_latent_mask(
     samples: list[torch.Tensor],
     size: tuple[int, int],
     *,
-    pooling: str = "max",
     dilation: int = 0,
     feather: int = 0,
     floor: float = 0.0,
@@ -156,9 +153,9 @@ def to_latent_mask(
 
     See the module docstring for the exact pooling, dilation, feathering and floor rules.
     """
-    check_mask_options(pooling=pooling, dilation=dilation, feather=feather, floor=floor)
+    check_mask_options(dilation=dilation, feather=feather, floor=floor)
     height, width = int(size[0]), int(size[1])
-    resized = torch.cat([_resize(sample, height, width, pooling) for sample in samples])
+    resized = torch.cat([_resize(sample, height, width) for sample in samples])
     if dilation:
         resized = _max_filter(resized, dilation)
     if feather:
@@ -172,12 +169,8 @@ def to_latent_mask(
     return resized
 
 
-def check_mask_options(
-    *, pooling: str = "max", dilation: int = 0, feather: int = 0, floor: float = 0.0
-) -> None:
+def check_mask_options(*, dilation: int = 0, feather: int = 0, floor: float = 0.0) -> None:
     """Raise `MaskError` naming the option when one is out of its domain."""
-    if pooling not in POOLINGS:
-        raise MaskError(f"mask pooling must be one of {POOLINGS}, got {pooling!r}")
     for label, value in (("mask_dilation", dilation), ("mask_feather", feather)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise MaskError(
@@ -187,7 +180,7 @@ def check_mask_options(
         raise MaskError(f"mask_floor must be a number in [0, 1], got {floor!r}")
 
 
-def _resize(sample: torch.Tensor, height: int, width: int, pooling: str) -> torch.Tensor:
+def _resize(sample: torch.Tensor, height: int, width: int) -> torch.Tensor:
     in_height, in_width = sample.shape[-2:]
     if (in_height, in_width) == (height, width):
         return sample
@@ -197,9 +190,7 @@ def _resize(sample: torch.Tensor, height: int, width: int, pooling: str) -> torc
         sample = F.interpolate(sample, size=(up_h, up_w), mode="nearest-exact")
         if (up_h, up_w) == (height, width):
             return sample
-    if pooling == "max":
-        return F.adaptive_max_pool2d(sample, (height, width))
-    return F.adaptive_avg_pool2d(sample, (height, width))
+    return F.adaptive_max_pool2d(sample, (height, width))
 
 
 def _max_filter(mask: torch.Tensor, radius: int) -> torch.Tensor:

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bpm_edit.figures import fit, mask_overlay
 from bpm_edit.images import ImageError
 from bpm_edit.metric import BPM
 from bpm_edit.models.detection import Detections
@@ -26,6 +27,7 @@ from pipelines.enhancer import (
     render_comparison,
     working_size_image,
 )
+from pipelines.masks import as_mask_batch, to_latent_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "enhance.py"
@@ -81,6 +83,13 @@ def test_local_edit_runs_both_rounds_and_reports_deltas(local_edit):
     assert set(data["round1"]) >= {"bpm", "s_modify", "s_preserve", "l2", "clip_t", "flags"}
     figure = render_comparison(result)
     assert figure.width == 4 * 256 + 5 * 8
+    # panels 1 and 3: the working original and its M_all overlay, fitted (56 = header + title)
+    original, _ = fit(result.original)
+    overlay, _ = fit(mask_overlay(result.original, result.mask))
+    for index, panel in ((0, original), (2, overlay)):
+        left = 8 + index * (256 + 8)
+        shown = figure.crop((left, 56, left + panel.width, 56 + panel.height))
+        assert np.array_equal(np.asarray(shown), np.asarray(panel))
 
 
 def test_rounds_equal_direct_pipeline_calls_with_the_same_seed(photo, editor, metric, local_edit):
@@ -108,6 +117,28 @@ def test_all_ones_mask_reproduces_round1_exactly(photo, editor, metric):
     assert result.round2_status == ROUND2_RAN and "mask_given" in result.flags
     assert np.array_equal(np.asarray(result.round1.image), np.asarray(result.round2.image))
     assert all(value == 0 for value in result.deltas.values() if value is not None)
+
+
+def test_a_one_pixel_line_in_a_given_mask_survives_into_the_latent_mask(photo, editor, metric):
+    """Regression: the given 451x300 mask used to be resized (nearest) to the 64x40 working
+    size before the pipeline's max-pool, and a 1-pixel line between the sampled columns
+    vanished (round 2 fell back to an all-ones mask). Now round 2 gets the mask at full
+    resolution and the max-pool keeps the line: one latent column (202 * 8 / 451 -> 3)."""
+    line = np.zeros((300, 451), bool)
+    line[:, 202] = True
+    result = run(photo, "turn the cat into a tiger", editor, metric, mask=line)
+    assert result.round2_status == ROUND2_RAN
+    assert "given_mask_empty_mask_all_ones" not in result.flags
+    assert np.array_equal(result.mask, line)
+    expected = torch.zeros(1, 1, 5, 8)
+    expected[..., 3] = 1
+    assert torch.equal(to_latent_mask(as_mask_batch(result.mask), (5, 8)), expected)
+    editor.set_progress_bar_config(disable=True)
+    direct = editor("turn the cat into a tiger", image=result.original, num_inference_steps=3,
+                    generator=torch.Generator("cpu").manual_seed(0), mask=line).images[0]
+    assert np.array_equal(np.asarray(direct), np.asarray(result.round2.image))
+    assert not np.array_equal(np.asarray(result.round1.image), np.asarray(result.round2.image))
+    assert render_comparison(result).width == 4 * 256 + 5 * 8
 
 
 def test_global_edit_skips_round2(photo, editor, metric):

@@ -216,13 +216,11 @@ def test_pipeline_errors_are_clear(pipe, image):
 # ------------------------------------------------------------------ latent masks
 
 
-def test_max_pooling_keeps_a_single_pixel_and_area_pooling_averages():
+def test_max_pooling_keeps_a_single_pixel():
     mask = torch.zeros(16, 16)
     mask[5, 9] = 1
     samples = as_mask_batch(mask)
     assert torch.equal(to_latent_mask(samples, (2, 2)), torch.tensor([[[[0.0, 1.0], [0.0, 0.0]]]]))
-    area = to_latent_mask(samples, (2, 2), pooling="area")
-    assert torch.equal(area, torch.tensor([[[[0.0, 1 / 64], [0.0, 0.0]]]]))
 
 
 def test_non_integer_ratio_and_upsampling():

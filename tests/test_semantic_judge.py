@@ -46,6 +46,18 @@ def colour_spec(source: str, target: str, instruction: str | None = None) -> Edi
     return EditSpec("color", source, target, instruction=instruction)
 
 
+def modify_many(judge: SemanticJudge, items: list) -> list:
+    """S_modify the way `BPM` computes it: plan each pair, encode all plans at once, score."""
+    plans = [judge.plan_modification(*item) for item in items]
+    features = judge.encode(plans)
+    return [judge.score_plan(plan, features) for plan in plans]
+
+
+def modify(judge: SemanticJudge, original, edited, regions: Regions, spec: EditSpec):
+    """S_modify of one pair through `modify_many`."""
+    return modify_many(judge, [(original, edited, regions, spec)])[0]
+
+
 # -------------------------------------------------------------------- S_modify
 @pytest.mark.parametrize(("source", "target", "expected"), [
     ("red car", "blue car", 1.0),     # image moved red -> blue, text red -> blue
@@ -57,7 +69,7 @@ def test_directional_cosine_exact(source: str, target: str, expected: float) -> 
     judge = SemanticJudge(table_encoder())
     spec = colour_spec(source, target)
     regions = Regions.from_masks(spec, SQUARE, SQUARE)
-    score = judge.modification(uniform(RED), uniform(BLUE), regions, spec)
+    score = modify(judge, uniform(RED), uniform(BLUE), regions, spec)
     assert score.value == pytest.approx(expected, abs=1e-12)
     assert score.mode == "crop" and score.flags == ()
 
@@ -67,7 +79,7 @@ def test_same_crop_box_on_both_images() -> None:
     encoder = table_encoder()
     judge = SemanticJudge(encoder)
     spec = colour_spec("red car", "blue car")
-    score = judge.modification(uniform(RED), uniform(BLUE), Regions.from_masks(
+    score = modify(judge, uniform(RED), uniform(BLUE), Regions.from_masks(
         spec, SQUARE, box_mask(H, W, (30, 30, 40, 40))), spec)
     assert score.reason["crop_box"] == [15, 15, 45, 45]
     assert encoder.image_calls == [[(30, 30), (30, 30)]]
@@ -77,10 +89,10 @@ def test_zero_deltas_are_flagged_not_nan() -> None:
     judge = SemanticJudge(table_encoder())
     spec = colour_spec("red car", "blue car")
     regions = Regions.from_masks(spec, SQUARE, SQUARE)
-    unchanged = judge.modification(uniform(RED), uniform(RED), regions, spec)
+    unchanged = modify(judge, uniform(RED), uniform(RED), regions, spec)
     assert unchanged.value == 0.0 and "zero_image_delta" in unchanged.flags
     same_words = colour_spec("car", "car")
-    score = judge.modification(uniform(RED), uniform(BLUE), regions, same_words)
+    score = modify(judge, uniform(RED), uniform(BLUE), regions, same_words)
     assert score.value == 0.0 and "zero_text_delta" in score.flags
     value, flags, _ = directional_similarity(np.ones(3), np.ones(3), np.ones(3), np.ones(3))
     assert value == 0.0 and not math.isnan(value)
@@ -93,8 +105,8 @@ def test_same_words_use_the_instruction() -> None:
     1/sqrt5 - 1)."""
     judge = SemanticJudge(table_encoder())
     spec = colour_spec("car", "car", instruction="make the car blue")
-    score = judge.modification(uniform(RED), uniform(BLUE),
-                               Regions.from_masks(spec, SQUARE, SQUARE), spec)
+    score = modify(judge, uniform(RED), uniform(BLUE),
+                   Regions.from_masks(spec, SQUARE, SQUARE), spec)
     text_delta = np.array([0, 2 / math.sqrt(5), 0, 1 / math.sqrt(5) - 1])
     expected = (2 / math.sqrt(5)) / (math.sqrt(2) * np.linalg.norm(text_delta))
     assert score.value == pytest.approx(expected, abs=1e-12)
@@ -108,23 +120,23 @@ def test_add_remove_global_text_directions() -> None:
     judge = SemanticJudge(table_encoder())
     neutral = np.full(4, 0.5)
     add = EditSpec("add", None, "blue car")
-    score = judge.modification(uniform(RED), uniform(BLUE),
-                               Regions.from_masks(add, None, SQUARE), add)
+    score = modify(judge, uniform(RED), uniform(BLUE),
+                   Regions.from_masks(add, None, SQUARE), add)
     text = np.array([0, 1, 0, 0]) - neutral
     expected = np.array([-1, 1, 0, 0]) @ text / (math.sqrt(2) * np.linalg.norm(text))
     assert (score.reason["text_after"], score.reason["text_before"]) == ("blue car", NEUTRAL_TEXT)
     assert score.value == pytest.approx(expected, abs=1e-12)
     remove = EditSpec("remove", "red car", None)
-    score = judge.modification(uniform(RED), uniform(BLUE),
-                               Regions.from_masks(remove, SQUARE, None), remove)
+    score = modify(judge, uniform(RED), uniform(BLUE),
+                   Regions.from_masks(remove, SQUARE, None), remove)
     text = neutral - np.array([1, 0, 0, 0])
     expected = np.array([-1, 1, 0, 0]) @ text / (math.sqrt(2) * np.linalg.norm(text))
     assert (score.reason["text_after"], score.reason["text_before"]) == (NEUTRAL_TEXT, "red car")
     assert score.value == pytest.approx(expected, abs=1e-12)
     encoder = table_encoder()
     style = EditSpec("style_global", "all", "all", instruction="make the car blue")
-    score = SemanticJudge(encoder).modification(
-        uniform(RED), uniform(BLUE), Regions.from_masks(style, None, SQUARE), style)
+    score = modify(SemanticJudge(encoder), uniform(RED), uniform(BLUE),
+                   Regions.from_masks(style, None, SQUARE), style)
     assert score.mode == "global" and score.reason["crop_box"] is None
     assert encoder.image_calls == [[(W, H), (W, H)]]
     text = np.array([0, 2, 0, 1]) / math.sqrt(5) - neutral
@@ -136,12 +148,12 @@ def test_nothing_found_falls_back_to_whole_image() -> None:
     judge = SemanticJudge(table_encoder())
     spec = colour_spec("red car", "blue car")
     empty = np.zeros((H, W), bool)
-    score = judge.modification(uniform(RED), uniform(BLUE),
-                               Regions.from_masks(spec, empty, empty), spec)
+    score = modify(judge, uniform(RED), uniform(BLUE),
+                   Regions.from_masks(spec, empty, empty), spec)
     assert score.mode == "whole_image" and "modify_whole_image_fallback" in score.flags
     assert score.value == pytest.approx(1.0)
-    only_source = judge.modification(uniform(RED), uniform(BLUE),
-                                     Regions.from_masks(spec, SQUARE, empty), spec)
+    only_source = modify(judge, uniform(RED), uniform(BLUE),
+                         Regions.from_masks(spec, SQUARE, empty), spec)
     assert "modify_crop_from_source_only" in only_source.flags
 
 
@@ -157,10 +169,10 @@ def test_shared_original_is_encoded_once_and_texts_are_cached() -> None:
     edits = [Image.fromarray(np.clip(scene.edited.astype(int) + k, 0, 255).astype(np.uint8))
              for k in (0, 5, 10)]
     items = [(original, edited, regions, spec) for edited in edits]
-    first = judge.modification_many(items)
+    first = modify_many(judge, items)
     assert encoder.image_calls == [4]
     assert encoder.text_calls == [["blue square", "red square"]]
-    second = judge.modification_many(items)
+    second = modify_many(judge, items)
     assert encoder.image_calls == [4] and len(encoder.text_calls) == 1
     assert [s.value for s in first] == [s.value for s in second]
     box = first[0].reason["crop_box"]
@@ -181,8 +193,8 @@ def test_bad_encoder_output_is_a_clear_error() -> None:
     judge = SemanticJudge(Broken({}, {"red car": [1, 0], "blue car": [0, 1]}))
     spec = colour_spec("red car", "blue car")
     with pytest.raises(ValueError, match=r"encode_images returned shape \(1, 4\)"):
-        judge.modification(uniform(RED), uniform(BLUE), Regions.from_masks(spec, SQUARE, SQUARE),
-                           spec)
+        modify(judge, uniform(RED), uniform(BLUE), Regions.from_masks(spec, SQUARE, SQUARE),
+               spec)
 
 
 # ------------------------------------------------------------------ S_preserve

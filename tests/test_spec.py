@@ -64,3 +64,47 @@ def test_with_flags_adds_without_duplicates():
     flagged = spec.with_flags("parser_fallback", "low_confidence")
     assert flagged.flags == ("low_confidence", "parser_fallback")
     assert flagged.parser_fallback and not spec.parser_fallback
+
+
+# One case per edit type: (spec, is_global, objects_to_find()).
+OBJECTS_TO_FIND = [
+    (EditSpec("add", None, "hat", reference_object="cat", position_change="inside"), False,
+     {"target": ("edited", "hat"), "reference": ("original", "cat")}),
+    (EditSpec("remove", "bicycle", None, position_change="none"), False,
+     {"source": ("original", "bicycle")}),
+    (EditSpec("replace", "dog", "cat"), False,
+     {"source": ("original", "dog"), "target": ("edited", "cat")}),
+    (EditSpec("color", "car", "car"), False,
+     {"source": ("original", "car"), "target": ("edited", "car")}),
+    (EditSpec("texture", "bridge", "bridge"), False,
+     {"source": ("original", "bridge"), "target": ("edited", "bridge")}),
+    (EditSpec("size", "mushroom", "mushroom", size_change="smaller"), False,
+     {"source": ("original", "mushroom"), "target": ("edited", "mushroom")}),
+    (EditSpec("move", "cup", "cup", reference_object="plate", position_change="left"), False,
+     {"source": ("original", "cup"), "target": ("edited", "cup"),
+      "reference": ("original", "plate")}),
+    (EditSpec("action", "dog", "dog"), False,
+     {"source": ("original", "dog"), "target": ("edited", "dog")}),
+    (EditSpec("style_global", "all", "all"), True, {}),
+    (EditSpec("style_global", "all", "all", reference_object="tower"), True, {}),
+    (EditSpec("background", "background", "beach"), False,
+     {"source": ("original", "background"), "target": ("edited", "beach")}),
+    (EditSpec("other", None, "Bistro"), False, {"target": ("edited", "Bistro")}),
+    (EditSpec("other", "red car", "red car"), False,
+     {"source": ("original", "red car"), "target": ("edited", "red car")}),
+    (EditSpec("other"), False, {}),
+    # "all" on one side is enough to make an edit global, whatever its type
+    (EditSpec("color", "all", "sepia"), True, {}),
+    (EditSpec("add", None, "all"), True, {}),
+]
+
+
+@pytest.mark.parametrize(
+    "spec, is_global, wanted", OBJECTS_TO_FIND,
+    ids=[f"{s.edit_type}:{s.source_object}->{s.target_object}" for s, _, _ in OBJECTS_TO_FIND],
+)
+def test_objects_to_find_and_is_global_per_edit_type(spec, is_global, wanted):
+    assert spec.is_global is is_global
+    assert spec.objects_to_find() == wanted
+    assert list(spec.objects_to_find()) == [r for r in ("source", "target", "reference")
+                                            if r in wanted]

@@ -156,7 +156,7 @@ class RegionJudge:
     def judge_size(self, regions: Regions, spec: EditSpec) -> Verdict:
         """S_size: does the area ratio of the edited object match `spec.size_change`?"""
         required = spec.size_change
-        if regions.is_global or spec.is_global:
+        if spec.is_global:
             return Verdict(1.0, "not_applicable", False, {"why": "global edit"})
         if spec.edit_type == "add":
             return Verdict(1.0, "not_applicable", False,
@@ -197,7 +197,7 @@ class RegionJudge:
     def judge_position(self, regions: Regions, spec: EditSpec) -> Verdict:
         """S_position: is each edited instance where `spec.position_change` says?"""
         required = spec.position_change
-        if regions.is_global or spec.is_global:
+        if spec.is_global:
             return Verdict(1.0, "not_applicable", False, {"why": "global edit"})
         if spec.edit_type == "remove":
             return Verdict(1.0, "not_applicable", False,

@@ -229,7 +229,7 @@ class SemanticJudge:
         flags: list[str] = []
         after, before = self._texts(spec, flags)
         reason: dict[str, Any] = {"text_after": after, "text_before": before}
-        if regions.is_global or spec.is_global:
+        if spec.is_global:
             reason["crop_box"] = None
             return ModificationPlan("global", original, edited, after, before, tuple(flags),
                                     reason)
@@ -334,28 +334,7 @@ class SemanticJudge:
         reason.update(norms)
         return ModificationScore(value, plan.mode, tuple(flags) + delta_flags, reason)
 
-    def modification(
-        self, original: Image.Image, edited: Image.Image, regions: Regions, spec: EditSpec
-    ) -> ModificationScore:
-        """S_modify for one pair."""
-        return self.modification_many([(original, edited, regions, spec)])[0]
-
-    def modification_many(
-        self, items: Sequence[tuple[Image.Image, Image.Image, Regions, EditSpec]]
-    ) -> list[ModificationScore]:
-        """S_modify for many pairs with batched encoder calls."""
-        plans = [self.plan_modification(*item) for item in items]
-        features = self.encode(plans)
-        return [self.score_plan(plan, features) for plan in plans]
-
     # ------------------------------------------------------------ S_preserve
-    @staticmethod
-    def preservation(
-        original: Image.Image | np.ndarray, edited: Image.Image | np.ndarray, mask_all: np.ndarray
-    ) -> PreservationScore:
-        """See the module function `preservation`."""
-        return preservation(original, edited, mask_all)
-
     @staticmethod
     def preservation_for(
         original: Image.Image, edited: Image.Image, regions: Regions

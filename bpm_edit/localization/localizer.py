@@ -1,12 +1,12 @@
 """Where did the edit happen: phrases -> boxes (Grounding DINO) -> masks (SAM) -> `Regions`.
 
-`Localizer.localize(original, edited, spec)` finds the source object in the original,
-the target object in the EDITED image (with its own boxes), and the reference object in
-the original; an add has no source query, a removal no target query, a global edit no
-query at all. `Regions.build` then applies the add/remove/global conventions, M_all
-and the crop box. `localize_many` does the same for many pairs, with one detector call
-for all (image, phrase) queries and one SAM call per distinct image (an original shared
-by several edited images is embedded once).
+`Localizer.localize(original, edited, spec)` finds the objects `spec.objects_to_find()`
+names, each in its image: the source in the original, the target in the EDITED image
+(with its own boxes), the reference in the original (an add has no source query, a
+removal no target query, a global edit no query at all). `Regions.build` then applies
+the add/remove/global conventions, M_all and the crop box. `localize_many` does the same
+for many pairs, with one detector call for all (image, phrase) queries and one SAM call
+per distinct image (an original shared by several edited images is embedded once).
 
 A positional `spec.source_locator` ("the cat on the left") keeps the one instance it
 points at (`select_by_locator`), in the original and, when the object does not move,
@@ -119,7 +119,7 @@ class Localizer:
             keys = {"original": image_fingerprint(original), "edited": image_fingerprint(edited)}
             images.setdefault(keys["original"], original)
             images.setdefault(keys["edited"], edited)
-            plans.append((spec, keys, _queries(spec)))
+            plans.append((spec, keys, spec.objects_to_find()))
         found = self._find(images, plans)
         return [_regions(spec, keys, queries, images, found) for spec, keys, queries in plans]
 
@@ -275,20 +275,6 @@ def select_by_locator(
         return None
     keep = slice(index, index + 1)
     return ObjectRegion(region.phrase, region.boxes[keep], region.scores[keep], region.masks[keep])
-
-
-def _queries(spec: EditSpec) -> dict[str, tuple[str, str]]:
-    """role -> (which image, phrase) for the objects this spec needs found."""
-    if spec.is_global:
-        return {}
-    queries = {}
-    if spec.edit_type != "add" and spec.source_object is not None:
-        queries["source"] = ("original", spec.source_object)
-    if spec.edit_type != "remove" and spec.target_object is not None:
-        queries["target"] = ("edited", spec.target_object)
-    if spec.reference_object is not None:
-        queries["reference"] = ("original", spec.reference_object)
-    return queries
 
 
 def _check_pair(pair, spec: EditSpec, index: int) -> tuple[Image.Image, Image.Image]:

@@ -112,13 +112,12 @@ class Regions:
             full = np.ones((height, width), bool)
             whole = np.array([0, 0, width, height], np.float32)
             return cls(image_size, source, target, reference, full, full, whole, True, tuple(flags))
-        wants_source = spec.edit_type != "add" and spec.source_object is not None
-        wants_target = spec.edit_type != "remove" and spec.target_object is not None
-        if wants_source and not source.found:
+        wanted = spec.objects_to_find()
+        if "source" in wanted and not source.found:
             flags.append("source_not_found")
-        if wants_target and not target.found:
+        if "target" in wanted and not target.found:
             flags.append("target_not_found")
-        if spec.reference_object is not None and (reference is None or not reference.found):
+        if "reference" in wanted and (reference is None or not reference.found):
             flags.append("reference_not_found")
         empty = np.zeros((height, width), bool)
         mask_origin = source.mask if source.found else empty
