@@ -501,34 +501,30 @@ def load_clip_features(
     clip_model: str = "ViT-L-14",
     weights_path: str | Path | None = None,
 ) -> ClipFeatures:
-    """The CLIP of the baselines, built like the metric's own (`bpm_edit.models.registry`):
-    the same architectures, seed and weight resolution (key "clip", flag --clip-weights),
-    so `clip-t` and BPM's S_modify see one CLIP."""
-    import torch
-
+    """The CLIP of the baselines, built by the metric's own loader
+    (`bpm_edit.models.clip.load_clip_encoder`, seed `registry.SEEDS["clip"]`) with the same
+    weight resolution (key "clip", flag --clip-weights), so `clip-t` and BPM's S_modify
+    see one CLIP."""
     from bpm_edit.devices import resolve_device, resolve_dtype
-    from bpm_edit.models.clip import OpenClipEncoder
-    from bpm_edit.models.registry import SEEDS, build_clip, clip_choice, load_clip_weights
+    from bpm_edit.models.clip import clip_choice, load_clip_encoder
+    from bpm_edit.models.registry import SEEDS
     from bpm_edit.models.weights import resolve_weights
 
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     choice = None if models == "tiny" else clip_choice(clip_model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEEDS["clip"])
-        model, preprocess, tokenizer = build_clip(choice)
+    path = None
     if models == "default":
-        load_clip_weights(model, resolve_weights(choice.weights, weights_path))
+        path = resolve_weights(choice.weights, weights_path)
         description = {"model": choice.architecture, "tag": choice.tag}
     elif choice is None:
         if weights_path is not None:
-            load_clip_weights(model, Path(weights_path))
+            path = Path(weights_path)
         description = {"model": "tiny", "weights": file_tag(weights_path)}
     else:
         description = {"model": choice.architecture}
     description.update(variant=models, dtype=str(torch_dtype).removeprefix("torch."))
-    model = model.to(torch_device, torch_dtype)
-    encoder = OpenClipEncoder(model, preprocess, tokenizer, str(torch_device), torch_dtype)
+    encoder = load_clip_encoder(choice, path, torch_device, torch_dtype, seed=SEEDS["clip"])
     return ClipFeatures(encoder, description)
 
 
