@@ -24,33 +24,12 @@ region judge has nothing to check), so BPM = S_semantic.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from bpm_edit.result import BPMResult
+from bpm_edit.result import BPMResult, Combined
 
 NORMALIZATIONS = ("fixed", "dataset")
 DEFAULT_ALPHA = 0.7
 DEFAULT_ALPHA_GLOBAL = 1.0
-
-
-@dataclass(frozen=True)
-class Combined:
-    """The combined scores and how they were obtained."""
-
-    s_semantic: float
-    s_region: float
-    bpm: float
-    n_modify: float
-    n_preserve: float | None
-    alpha: float
-    normalization: str
-    flags: tuple[str, ...] = field(default_factory=tuple)
-
-    def details(self) -> dict[str, Any]:
-        return {"mode": self.normalization, "n_modify": self.n_modify,
-                "n_preserve": self.n_preserve, "alpha": self.alpha}
 
 
 def check_alpha(alpha: float, name: str = "alpha") -> float:
@@ -129,8 +108,6 @@ def normalize_dataset(
 ) -> list[BPMResult]:
     """The paper's mode: min-max normalise S_modify and S_preserve over `results` and
     recombine. Returns new results (the inputs are unchanged); raw components are kept."""
-    from bpm_edit.result import BPMResult
-
     results = list(results)
     if not results:
         return []

@@ -1,24 +1,42 @@
 """`BPMResult`: one scored (original, edited, instruction) triple, with everything needed
 to explain the score (component verdicts, regions, flags) and to reproduce it (spec,
-normalisation, timings)."""
+normalisation, timings); `Combined`: the combined scores `bpm_edit.combine` computes.
+
+The types live here, below the maths: `combine` imports them, never the other way."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
-
-if TYPE_CHECKING:
-    from bpm_edit.combine import Combined
 
 #: Top-level keys of `BPMResult.to_dict()`, in order.
 RESULT_KEYS = (
     "s_modify", "s_preserve", "s_size", "s_position", "s_semantic", "s_region", "bpm",
     "flags", "spec", "regions", "verdicts", "normalization", "timings",
 )
+
+
+@dataclass(frozen=True)
+class Combined:
+    """S_semantic, S_region and BPM of one sample and how they were obtained (made by
+    `bpm_edit.combine`, applied to a result by `BPMResult.with_combination`)."""
+
+    s_semantic: float
+    s_region: float
+    bpm: float
+    n_modify: float
+    n_preserve: float | None
+    alpha: float
+    normalization: str
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+    def details(self) -> dict[str, Any]:
+        return {"mode": self.normalization, "n_modify": self.n_modify,
+                "n_preserve": self.n_preserve, "alpha": self.alpha}
 
 
 @dataclass(frozen=True)

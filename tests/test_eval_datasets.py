@@ -327,3 +327,12 @@ def test_bpm_metadata_model_name_mapping(tmp_path):
     result = load_bpm_metadata(tmp_path / "m.json", model_names={2: "mgie"})
     assert [i.model for i in result.items] == ["model1", "mgie"]
     assert len({*result.items}) == 2  # items are hashable
+
+
+def test_dataset_error_is_the_toolkit_dataset_error(tmp_path):
+    """The CLIs catch `bpm_edit.errors.BPMEditError`: an unreadable dataset is one of them."""
+    import bpm_edit.errors
+
+    with pytest.raises(bpm_edit.errors.DatasetError, match="file not found"):
+        load_dataset(tmp_path / "missing.json")
+    assert issubclass(DatasetError, ValueError)

@@ -12,13 +12,15 @@ from PIL import Image
 
 from bpm_edit.models.detection import Detections, Detector
 from bpm_edit.models.grounding_dino import (
-    BERT_BASE_VOCAB_SIZE,
     HFGroundingDinoDetector,
-    bert_tokenizer,
     build_grounding_dino,
+    hf_grounding_dino_config,
+)
+from bpm_edit.models.grounding_dino_common import (
+    BERT_BASE_VOCAB_SIZE,
+    bert_tokenizer,
     caption_for,
     grounded_detections,
-    hf_grounding_dino_config,
     phrase_token_mask,
     wordpiece_vocab,
 )

@@ -10,8 +10,8 @@ from PIL import Image
 
 from bpm_edit.localization.localizer import Localizer, detection_phrase, non_max_suppression
 from bpm_edit.localization.regions import box_iou, enlarge_box
+from bpm_edit.models.build_sam import TINY_SAM, build_sam
 from bpm_edit.models.detection import Detections
-from bpm_edit.models.registry import TINY_SAM, build_sam
 from bpm_edit.models.sam import SamSegmenter
 from bpm_edit.spec import EditSpec
 

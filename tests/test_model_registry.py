@@ -1,5 +1,6 @@
 """Model registry: the tiny variant end to end offline, weight loading through the real code
-path, SAM embedding cache, CLIP text cache, choices and device errors."""
+path, SAM embedding cache, choices and device errors. The families' own pieces are
+tested in test_build_sam.py and test_clip.py."""
 
 from __future__ import annotations
 
@@ -9,23 +10,17 @@ import torch
 from PIL import Image
 
 from bpm_edit.devices import DeviceError, resolve_dtype
-from bpm_edit.models.clip import ImageTextEncoder, OpenClipEncoder
-from bpm_edit.models.detection import Detections, Detector
-from bpm_edit.models.registry import (
-    DETECTOR_WEIGHTS,
-    SAM_MODELS,
-    TINY_CLIP_CONFIG,
-    TINY_SAM,
-    WEIGHT_KEYS,
-    ClipChoice,
-    architecture_names,
+from bpm_edit.models import grounding_dino, grounding_dino_py
+from bpm_edit.models.build_sam import SAM_MODELS, TINY_SAM, build_sam, load_state_dict_file
+from bpm_edit.models.clip import (
+    ImageTextEncoder,
+    OpenClipEncoder,
     build_clip,
-    build_sam,
     clip_choice,
     load_clip_weights,
-    load_metric_models,
-    load_state_dict_file,
 )
+from bpm_edit.models.detection import Detections, Detector
+from bpm_edit.models.registry import WEIGHT_KEYS, architecture_names, load_metric_models
 from bpm_edit.models.sam import SamSegmenter, Segmenter
 from bpm_edit.models.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError, resolve_weights
 
@@ -138,42 +133,7 @@ def test_clip_weights_load_through_the_registry_path(tmp_path, monkeypatch):
     np.testing.assert_array_equal(models.encoder.encode_texts(["x"]), reference.encode_texts(["x"]))
 
 
-def test_open_clip_named_architecture_path(tmp_path):
-    """The path real CLIPs take (open_clip config name, tag settings, checkpoint file),
-    on a tiny config registered with open_clip under a name of its own."""
-    import json
-
-    import open_clip
-
-    config = tmp_path / "bpm-test-tiny-clip.json"
-    config.write_text(json.dumps(TINY_CLIP_CONFIG))
-    open_clip.add_model_config(config)
-    settings = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25), "interpolation": "bicubic"}
-    choice = ClipChoice(
-        "bpm-test-tiny-clip", "test", clip_choice("ViT-B-32").weights, True, settings
-    )
-    torch.manual_seed(0)
-    model, preprocess, tokenizer = build_clip(choice)
-    assert any(type(m).__name__ == "QuickGELU" for m in model.modules())
-    normalize = preprocess.transforms[-1]
-    assert tuple(normalize.mean) == (0.5, 0.5, 0.5) and tuple(normalize.std) == (0.25, 0.25, 0.25)
-    path = tmp_path / "open_clip_pytorch_model.bin"
-    torch.save(model.state_dict(), path)
-    torch.manual_seed(1)
-    other, _, _ = build_clip(choice)
-    load_clip_weights(other, path)
-    image = picture(5)
-    np.testing.assert_array_equal(
-        OpenClipEncoder(other, preprocess, tokenizer).encode_images([image]),
-        OpenClipEncoder(model, preprocess, tokenizer).encode_images([image]),
-    )
-
-
-def test_weights_of_another_architecture_are_a_clear_error(tmp_path):
-    path = tmp_path / "sam_vit_b_01ec64.pth"
-    torch.save({"image_encoder.pos_embed": torch.zeros(1)}, path)
-    with pytest.raises(RuntimeError, match="sam_vit_b_01ec64.pth does not fit the architecture"):
-        load_state_dict_file(seeded_tiny_sam(0), path, "SAM vit_b")
+def test_missing_tiny_weights_are_a_clear_error(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="file not found"):
         load_metric_models("tiny", weights={"sam": tmp_path / "nope.pth"})
 
@@ -246,9 +206,8 @@ def test_random_variant_maps_to_the_real_architectures_without_building():
     }
     choice = clip_choice("ViT-L-14")
     assert (choice.architecture, choice.tag, choice.quick_gelu) == ("ViT-L-14", "openai", True)
-    vit_h = SAM_MODELS["vit_h"][0]
-    assert (vit_h.encoder_embed_dim, vit_h.encoder_depth, vit_h.encoder_num_heads) == (1280, 32, 16)
-    assert DETECTOR_WEIGHTS["groundingdino-py"].files == ("groundingdino_swint_ogc.pth",)
+    assert grounding_dino_py.WEIGHTS.files == ("groundingdino_swint_ogc.pth",)
+    assert grounding_dino.WEIGHTS.repo_id == "IDEA-Research/grounding-dino-tiny"
     assert set(WEIGHT_KEYS) == {"clip", "sam", "detector", "detector_tokenizer"}
 
 
@@ -282,23 +241,3 @@ def test_sam_boxes_batched_equal_one_by_one(tiny):
         segmenter.segment(image, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="NaN"):
         segmenter.segment(image, np.array([[0, 0, np.nan, 4]]))
-
-
-def test_clip_text_cache_hits():
-    model, preprocess, tokenizer = seeded_tiny_clip(5)
-    encoder = OpenClipEncoder(model, preprocess, tokenizer, text_cache_size=2)
-    first = encoder.encode_texts(["cat", "dog", "cat"])
-    assert encoder.text_cache_info() == {"hits": 1, "misses": 2, "size": 2}
-    np.testing.assert_array_equal(first[0], first[2])
-    again = encoder.encode_texts(["dog", "cat"])
-    assert encoder.text_cache_info() == {"hits": 3, "misses": 2, "size": 2}
-    np.testing.assert_array_equal(again, first[[1, 0]])
-    encoder.encode_texts(["bird"])  # evicts the least recently used ("dog")
-    encoder.encode_texts(["dog"])
-    assert encoder.text_cache_info() == {"hits": 3, "misses": 4, "size": 2}
-    fresh = OpenClipEncoder(model, preprocess, tokenizer).encode_texts(["cat"])
-    np.testing.assert_allclose(fresh[0], first[0], atol=1e-6)
-    assert encoder.encode_texts([]).shape == (0, 32)
-    assert encoder.encode_images([]).shape == (0, 32)
-    with pytest.raises(TypeError, match="item 0"):
-        encoder.encode_texts([3])

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from segment_anything.modeling import ImageEncoderViT
 
-from bpm_edit.models.registry import TINY_SAM, build_sam
+from bpm_edit.models.build_sam import TINY_SAM, build_sam
 from bpm_edit.models.sam import SamSegmenter
 from bpm_edit.models.sam_encoder import check_encoder, encode_image
 

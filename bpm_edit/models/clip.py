@@ -1,18 +1,30 @@
-"""CLIP features for the semantic-aware judge.
+"""CLIP features for the semantic-aware judge, and how the open_clip model is built.
 
 `ImageTextEncoder` is the interface the judge needs; `OpenClipEncoder` (open_clip,
 ViT-L-14 / openai by default, as in the paper) implements it with a text-feature
 cache. Tests use small encoders that return chosen vectors.
+
+Building: `clip_choice("ARCH[/TAG]")` reads an architecture and pretrained tag from
+open_clip's tables (with the `WeightSpec` of the tag's hub weights); `build_clip` builds
+it untrained (`None`: the tiny CLIP of `TINY_CLIP_CONFIG`); `load_clip_weights` loads a
+checkpoint strictly; `load_clip_encoder` does all three and wraps the model, the one way
+both the metric (`bpm_edit.models.registry`) and the CLIP baselines get their CLIP.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
+
+from bpm_edit.models.weights import WEIGHT_KEYS, WeightSpec
 
 
 @runtime_checkable
@@ -121,3 +133,147 @@ class OpenClipEncoder:
         features = features.float()
         features = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         return features.cpu().numpy().astype(np.float32)
+
+
+# --------------------------------------------------------------------------- building
+
+DEFAULT_CLIP_TAG = "openai"
+_OPEN_CLIP_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+#: A CLIP small enough for tests: 32 px images, 2-layer towers, 32-dim embeddings,
+#: open_clip's bundled BPE tokenizer (vocabulary 49408, context 77).
+TINY_CLIP_CONFIG: dict[str, Any] = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 32, "layers": 2, "head_width": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+}
+
+
+@dataclass(frozen=True)
+class ClipChoice:
+    """An open_clip architecture and pretrained tag, with the tag's weights and settings."""
+
+    architecture: str
+    tag: str
+    weights: WeightSpec
+    quick_gelu: bool
+    preprocess: dict = field(default_factory=dict)
+
+
+def clip_choice(name: str) -> ClipChoice:
+    """Parse ``"ARCH"`` (tag ``openai``) or ``"ARCH/TAG"`` against open_clip's tables.
+
+    Only tags whose weights open_clip publishes on the Hugging Face hub are accepted.
+    """
+    import open_clip
+
+    architecture, _, tag = name.partition("/")
+    tag = tag or DEFAULT_CLIP_TAG
+    if architecture not in open_clip.list_models():
+        raise ValueError(
+            f"unknown CLIP architecture {architecture!r}; open_clip has e.g. ViT-L-14, "
+            f"ViT-B-32, ViT-B-16, ViT-L-14-336 (all: open_clip.list_models())"
+        )
+    config = open_clip.get_pretrained_cfg(architecture, tag)
+    if not config or not config.get("hf_hub"):
+        tags = [
+            t for t in open_clip.list_pretrained_tags_by_model(architecture)
+            if open_clip.get_pretrained_cfg(architecture, t).get("hf_hub")
+        ]  # fmt: skip
+        raise ValueError(
+            f"CLIP {architecture!r} has no pretrained tag {tag!r} on the hub; tags: {tags}"
+        )
+    repo_id, file = config["hf_hub"].rstrip("/"), ""
+    if not config["hf_hub"].endswith("/"):
+        repo_id, file = config["hf_hub"].rsplit("/", 1)
+    weights = WeightSpec(
+        model=f"CLIP {architecture} / {tag} (open_clip)",
+        files=(file,) if file else _OPEN_CLIP_FILES,
+        key="clip",
+        flag=WEIGHT_KEYS["clip"],
+        repo_id=repo_id,
+    )
+    preprocess = {
+        k: config[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in config
+    }
+    return ClipChoice(architecture, tag, weights, bool(config.get("quick_gelu")), preprocess)
+
+
+def build_clip(choice: ClipChoice | None):
+    """`(model, preprocess, tokenizer)` with untrained weights; `None` = the tiny CLIP."""
+    import open_clip
+
+    if choice is None:
+        model = open_clip.CLIP(**TINY_CLIP_CONFIG)
+        size = TINY_CLIP_CONFIG["vision_cfg"]["image_size"]
+        preprocess = open_clip.image_transform(size, is_train=False)
+        tokenizer = open_clip.SimpleTokenizer(
+            context_length=TINY_CLIP_CONFIG["text_cfg"]["context_length"]
+        )
+        return model.eval(), preprocess, tokenizer
+    with _without_random_init_warning():
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            choice.architecture,
+            pretrained=None,
+            force_quick_gelu=choice.quick_gelu,
+            image_mean=choice.preprocess.get("mean"),
+            image_std=choice.preprocess.get("std"),
+            image_interpolation=choice.preprocess.get("interpolation"),
+            image_resize_mode=choice.preprocess.get("resize_mode"),
+            pretrained_text=False,
+        )
+    return model.eval(), preprocess, open_clip.get_tokenizer(choice.architecture)
+
+
+class _DropRandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Model initialized randomly" not in record.getMessage()
+
+
+@contextmanager
+def _without_random_init_warning():
+    """Hide open_clip's "no pretrained weights ... initialized randomly" warning: weights
+    are loaded right after building (or are random on purpose)."""
+    root = logging.getLogger()
+    drop = _DropRandomInitWarning()
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
+
+
+def load_clip_weights(model, path: Path) -> None:
+    """Load an open_clip checkpoint (.safetensors / .bin / .pt state dict) strictly."""
+    import open_clip
+
+    try:
+        open_clip.load_checkpoint(model, str(path), strict=True)
+    except Exception as err:
+        raise RuntimeError(
+            f"CLIP: weights file {path} does not fit the architecture: {err}"
+        ) from err
+
+
+def load_clip_encoder(
+    choice: ClipChoice | None,
+    weights: Path | None,
+    device,
+    dtype,
+    *,
+    seed: int,
+) -> OpenClipEncoder:
+    """The `OpenClipEncoder` of `choice` (None: the tiny CLIP) on `device` in `dtype`.
+
+    The model is built under `torch.manual_seed(seed)` without touching the caller's
+    random state, then `weights` (a local checkpoint file) is loaded strictly when given.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, preprocess, tokenizer = build_clip(choice)
+    if weights is not None:
+        load_clip_weights(model, weights)
+    model = model.to(device, dtype)
+    return OpenClipEncoder(model, preprocess, tokenizer, str(device), dtype)

@@ -14,6 +14,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+#: The detector backends (`bpm_edit.models.grounding_dino.build_grounding_dino`).
+DETECTOR_BACKENDS = ("transformers", "groundingdino-py")
+
 
 @dataclass(frozen=True)
 class Detections:

@@ -17,7 +17,7 @@ model) or the generated vocabulary (built-in variants). Gradient checkpointing i
 
 Inference matches groundingdino's `load_image` + `predict()`: resize to shortest edge 800,
 longest at most 1333, ImageNet normalisation, one (image, caption) per forward; the boxes
-are post-processed by `bpm_edit.models.grounding_dino.grounded_detections`.
+are post-processed by `bpm_edit.models.grounding_dino_common.grounded_detections`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from PIL import Image
 from torch import nn
 
 from bpm_edit.models.detection import Detections
-from bpm_edit.models.grounding_dino import (
+from bpm_edit.models.grounding_dino_common import (
     BERT_BASE_VOCAB_SIZE,
     BOX_THRESHOLD,
     DETECTION_SIZE,
@@ -50,8 +50,28 @@ from bpm_edit.models.grounding_dino import (
     phrase_token_mask,
     wordpiece_vocab,
 )
+from bpm_edit.models.weights import WEIGHT_KEYS, WeightSpec
 
 CHECKPOINT_NAME = "groundingdino_swint_ogc.pth"
+#: Where the "default" variant's checkpoint comes from.
+WEIGHTS = WeightSpec(
+    model="Grounding DINO SwinT-OGC (groundingdino-py)",
+    files=(CHECKPOINT_NAME,),
+    key="detector",
+    flag=WEIGHT_KEYS["detector"],
+    repo_id="ShilongLiu/GroundingDINO",
+    flat=True,
+)
+#: The text tokenizer the original checkpoint expects (not inside the .pth).
+TOKENIZER_WEIGHTS = WeightSpec(
+    model="BERT tokenizer for Grounding DINO (groundingdino-py)",
+    files=("vocab.txt", "tokenizer_config.json"),
+    key="detector_tokenizer",
+    flag=WEIGHT_KEYS["detector_tokenizer"],
+    repo_id="google-bert/bert-base-uncased",
+    directory=True,
+    download_patterns=("vocab.txt", "tokenizer_config.json", "tokenizer.json", "config.json"),
+)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Keys the original checkpoint may hold that transformers 5 keeps as non-persistent buffers.

@@ -1,7 +1,8 @@
-"""Every model the BPM metric uses, where its weights come from, and how to build it.
+"""Which models the BPM metric uses, and the one entry point that assembles them.
 
 `load_metric_models(variant, ...)` returns the three models the localizer and the
-semantic judge need (`MetricModels`: detector, segmenter, encoder). Variants:
+semantic judge need (`MetricModels`: detector, segmenter, encoder). Variants
+(`VARIANTS`):
 
 - ``"default"``: real weights, found by `bpm_edit.models.weights.resolve_weights` (explicit
   path > ``$BPM_EDIT_WEIGHTS`` > hub / URL cache). The paper's models: Grounding DINO
@@ -13,312 +14,34 @@ semantic judge need (`MetricModels`: detector, segmenter, encoder). Variants:
 
 Local copies are passed as ``weights={"clip": PATH, "sam": PATH, "detector": PATH,
 "detector_tokenizer": PATH}`` (CLI: ``--clip-weights`` etc., see `WEIGHT_KEYS`).
+
+Each model family is built in its own module: `bpm_edit.models.build_sam` (SAM sizes and
+checkpoints), `bpm_edit.models.clip` (open_clip choice and building),
+`bpm_edit.models.grounding_dino` / `grounding_dino_py` (the two detector backends).
+`VARIANTS`, `WEIGHT_KEYS` (defined in `bpm_edit.models.weights`, which every family
+needs) and `DETECTOR_BACKENDS` (defined in `bpm_edit.models.detection`) are read from here.
 """
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any
 
 from bpm_edit.devices import resolve_device, resolve_dtype
-from bpm_edit.models.clip import ImageTextEncoder, OpenClipEncoder
-from bpm_edit.models.detection import Detector
+from bpm_edit.models.build_sam import SAM_MODELS, TINY_SAM, build_sam, load_state_dict_file
+from bpm_edit.models.clip import ClipChoice, ImageTextEncoder, clip_choice, load_clip_encoder
+from bpm_edit.models.detection import DETECTOR_BACKENDS, Detector
 from bpm_edit.models.sam import SamSegmenter, Segmenter
-from bpm_edit.models.weights import WeightsNotFoundError, WeightSpec, resolve_weights
-
-#: Weight variants of every model (see the module docstring).
-VARIANTS = ("default", "tiny", "random")
-DETECTOR_BACKENDS = ("transformers", "groundingdino-py")
-#: Keys of `load_metric_models(weights=...)`, with the CLI flag for each.
-WEIGHT_KEYS = {
-    "clip": "--clip-weights",
-    "sam": "--sam-weights",
-    "detector": "--detector-weights",
-    "detector_tokenizer": "--detector-tokenizer",
-}
-#: Seeds of the random-weight variants, one per model, so each is reproducible alone.
-SEEDS = {"clip": 0, "sam": 1}
-
-# ---------------------------------------------------------------------------- SAM
-
-_SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
-
-
-@dataclass(frozen=True)
-class SamArchitecture:
-    """Sizes of a segment-anything model (encoder ViT, prompt encoder, mask decoder)."""
-
-    encoder_embed_dim: int
-    encoder_depth: int
-    encoder_num_heads: int
-    encoder_global_attn_indexes: tuple[int, ...]
-    image_size: int = 1024
-    patch_size: int = 16
-    window_size: int = 14
-    prompt_embed_dim: int = 256
-    mask_in_chans: int = 16
-    decoder_mlp_dim: int = 2048
-    decoder_num_heads: int = 8
-    iou_head_hidden_dim: int = 256
-
-
-def _sam_spec(name: str, file: str) -> WeightSpec:
-    return WeightSpec(
-        model=f"SAM {name} (segment-anything)",
-        files=(file,),
-        key="sam",
-        flag=WEIGHT_KEYS["sam"],
-        url=_SAM_URL + file,
-    )
-
-
-#: name -> (architecture, weights); sizes as segment-anything's `build_sam.py`.
-SAM_MODELS: dict[str, tuple[SamArchitecture, WeightSpec]] = {
-    "vit_h": (
-        SamArchitecture(1280, 32, 16, (7, 15, 23, 31)),
-        _sam_spec("vit_h", "sam_vit_h_4b8939.pth"),
-    ),
-    "vit_l": (
-        SamArchitecture(1024, 24, 16, (5, 11, 17, 23)),
-        _sam_spec("vit_l", "sam_vit_l_0b3195.pth"),
-    ),
-    "vit_b": (
-        SamArchitecture(768, 12, 12, (2, 5, 8, 11)),
-        _sam_spec("vit_b", "sam_vit_b_01ec64.pth"),
-    ),
-}
-#: A SAM small enough for tests: 64 px input, 2 encoder blocks, 32-dim prompts.
-TINY_SAM = SamArchitecture(
-    encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=(1,),
-    image_size=64, patch_size=8, window_size=4, prompt_embed_dim=32, mask_in_chans=4,
-    decoder_mlp_dim=64, decoder_num_heads=2, iou_head_hidden_dim=32,
-)  # fmt: skip
-
-
-def build_sam(architecture: SamArchitecture):
-    """An untrained `segment_anything.modeling.Sam` of the given sizes, in eval mode."""
-    import torch
-    from segment_anything.modeling import (
-        ImageEncoderViT,
-        MaskDecoder,
-        PromptEncoder,
-        Sam,
-        TwoWayTransformer,
-    )
-
-    a = architecture
-    grid = a.image_size // a.patch_size
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
-            depth=a.encoder_depth, embed_dim=a.encoder_embed_dim, img_size=a.image_size,
-            mlp_ratio=4, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=a.encoder_num_heads, patch_size=a.patch_size, qkv_bias=True,
-            use_rel_pos=True, global_attn_indexes=a.encoder_global_attn_indexes,
-            window_size=a.window_size, out_chans=a.prompt_embed_dim,
-        ),
-        prompt_encoder=PromptEncoder(
-            embed_dim=a.prompt_embed_dim, image_embedding_size=(grid, grid),
-            input_image_size=(a.image_size, a.image_size), mask_in_chans=a.mask_in_chans,
-        ),
-        mask_decoder=MaskDecoder(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(
-                depth=2, embedding_dim=a.prompt_embed_dim, mlp_dim=a.decoder_mlp_dim,
-                num_heads=a.decoder_num_heads,
-            ),
-            transformer_dim=a.prompt_embed_dim, iou_head_depth=3,
-            iou_head_hidden_dim=a.iou_head_hidden_dim,
-        ),
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375],
-    )  # fmt: skip
-    return sam.eval()
-
-
-def load_state_dict_file(module, path: Path, model: str) -> None:
-    """Load a `torch.save`d state dict (optionally under "state_dict"/"model") strictly.
-
-    Key or shape mismatches are one error naming the file and the model, since they
-    mean the file belongs to another architecture.
-    """
-    import torch
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise RuntimeError(f"{model}: cannot read weights file {path}: {err}") from err
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
-            state = state[wrapper]
-    if not isinstance(state, dict):
-        raise RuntimeError(f"{model}: {path} does not hold a state dict ({type(state).__name__})")
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise RuntimeError(
-            f"{model}: weights file {path} does not fit the architecture: {err}"
-        ) from err
-
-
-# --------------------------------------------------------------------------- CLIP
-
-DEFAULT_CLIP_TAG = "openai"
-_OPEN_CLIP_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-
-#: A CLIP small enough for tests: 32 px images, 2-layer towers, 32-dim embeddings,
-#: open_clip's bundled BPE tokenizer (vocabulary 49408, context 77).
-TINY_CLIP_CONFIG: dict[str, Any] = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 32, "layers": 2, "head_width": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-}
-
-
-@dataclass(frozen=True)
-class ClipChoice:
-    """An open_clip architecture and pretrained tag, with the tag's weights and settings."""
-
-    architecture: str
-    tag: str
-    weights: WeightSpec
-    quick_gelu: bool
-    preprocess: dict = field(default_factory=dict)
-
-
-def clip_choice(name: str) -> ClipChoice:
-    """Parse ``"ARCH"`` (tag ``openai``) or ``"ARCH/TAG"`` against open_clip's tables.
-
-    Only tags whose weights open_clip publishes on the Hugging Face hub are accepted.
-    """
-    import open_clip
-
-    architecture, _, tag = name.partition("/")
-    tag = tag or DEFAULT_CLIP_TAG
-    if architecture not in open_clip.list_models():
-        raise ValueError(
-            f"unknown CLIP architecture {architecture!r}; open_clip has e.g. ViT-L-14, "
-            f"ViT-B-32, ViT-B-16, ViT-L-14-336 (all: open_clip.list_models())"
-        )
-    config = open_clip.get_pretrained_cfg(architecture, tag)
-    if not config or not config.get("hf_hub"):
-        tags = [
-            t for t in open_clip.list_pretrained_tags_by_model(architecture)
-            if open_clip.get_pretrained_cfg(architecture, t).get("hf_hub")
-        ]  # fmt: skip
-        raise ValueError(
-            f"CLIP {architecture!r} has no pretrained tag {tag!r} on the hub; tags: {tags}"
-        )
-    repo_id, file = config["hf_hub"].rstrip("/"), ""
-    if not config["hf_hub"].endswith("/"):
-        repo_id, file = config["hf_hub"].rsplit("/", 1)
-    weights = WeightSpec(
-        model=f"CLIP {architecture} / {tag} (open_clip)",
-        files=(file,) if file else _OPEN_CLIP_FILES,
-        key="clip",
-        flag=WEIGHT_KEYS["clip"],
-        repo_id=repo_id,
-    )
-    preprocess = {
-        k: config[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in config
-    }
-    return ClipChoice(architecture, tag, weights, bool(config.get("quick_gelu")), preprocess)
-
-
-def build_clip(choice: ClipChoice | None):
-    """`(model, preprocess, tokenizer)` with untrained weights; `None` = the tiny CLIP."""
-    import open_clip
-
-    if choice is None:
-        model = open_clip.CLIP(**TINY_CLIP_CONFIG)
-        size = TINY_CLIP_CONFIG["vision_cfg"]["image_size"]
-        preprocess = open_clip.image_transform(size, is_train=False)
-        tokenizer = open_clip.SimpleTokenizer(
-            context_length=TINY_CLIP_CONFIG["text_cfg"]["context_length"]
-        )
-        return model.eval(), preprocess, tokenizer
-    with _without_random_init_warning():
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            choice.architecture,
-            pretrained=None,
-            force_quick_gelu=choice.quick_gelu,
-            image_mean=choice.preprocess.get("mean"),
-            image_std=choice.preprocess.get("std"),
-            image_interpolation=choice.preprocess.get("interpolation"),
-            image_resize_mode=choice.preprocess.get("resize_mode"),
-            pretrained_text=False,
-        )
-    return model.eval(), preprocess, open_clip.get_tokenizer(choice.architecture)
-
-
-class _DropRandomInitWarning(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Model initialized randomly" not in record.getMessage()
-
-
-@contextmanager
-def _without_random_init_warning():
-    """Hide open_clip's "no pretrained weights ... initialized randomly" warning: weights
-    are loaded right after building (or are random on purpose)."""
-    root = logging.getLogger()
-    drop = _DropRandomInitWarning()
-    root.addFilter(drop)
-    try:
-        yield
-    finally:
-        root.removeFilter(drop)
-
-
-def load_clip_weights(model, path: Path) -> None:
-    """Load an open_clip checkpoint (.safetensors / .bin / .pt state dict) strictly."""
-    import open_clip
-
-    try:
-        open_clip.load_checkpoint(model, str(path), strict=True)
-    except Exception as err:
-        raise RuntimeError(
-            f"CLIP: weights file {path} does not fit the architecture: {err}"
-        ) from err
-
-
-# ----------------------------------------------------------------- Grounding DINO
-
-#: backend -> weights of its "default" variant.
-DETECTOR_WEIGHTS = {
-    "transformers": WeightSpec(
-        model="Grounding DINO SwinT-OGC (transformers)",
-        files=("config.json", "model.safetensors", "preprocessor_config.json"),
-        key="detector",
-        flag=WEIGHT_KEYS["detector"],
-        repo_id="IDEA-Research/grounding-dino-tiny",
-        directory=True,
-        download_patterns=("*.json", "*.txt", "*.safetensors"),
-    ),
-    "groundingdino-py": WeightSpec(
-        model="Grounding DINO SwinT-OGC (groundingdino-py)",
-        files=("groundingdino_swint_ogc.pth",),
-        key="detector",
-        flag=WEIGHT_KEYS["detector"],
-        repo_id="ShilongLiu/GroundingDINO",
-        flat=True,
-    ),
-}
-#: The text tokenizer the original Grounding DINO checkpoint expects (not inside the .pth).
-DETECTOR_TOKENIZER = WeightSpec(
-    model="BERT tokenizer for Grounding DINO (groundingdino-py)",
-    files=("vocab.txt", "tokenizer_config.json"),
-    key="detector_tokenizer",
-    flag=WEIGHT_KEYS["detector_tokenizer"],
-    repo_id="google-bert/bert-base-uncased",
-    directory=True,
-    download_patterns=("vocab.txt", "tokenizer_config.json", "tokenizer.json", "config.json"),
+from bpm_edit.models.weights import (
+    VARIANTS,
+    WEIGHT_KEYS,
+    WeightsNotFoundError,
+    WeightSpec,
+    resolve_weights,
 )
 
-
-# ----------------------------------------------------------------------- loading
+#: Seeds of the random-weight variants, one per model, so each is reproducible alone.
+SEEDS = {"clip": 0, "sam": 1}
 
 
 @dataclass(frozen=True)
@@ -417,17 +140,14 @@ def load_metric_models(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEEDS["sam"])
         sam = build_sam(sam_architecture)
-        torch.manual_seed(SEEDS["clip"])
-        clip_model_obj, preprocess, tokenizer = build_clip(clip)
     if "sam" in paths:
         load_state_dict_file(sam, paths["sam"], sam_spec.model if sam_spec else "SAM tiny")
-    if "clip" in paths:
-        load_clip_weights(clip_model_obj, paths["clip"])
     sam = sam.to(torch_device)
     autocast = None if sam_precision == torch.float32 else sam_precision
     segmenter = SamSegmenter(sam, autocast_dtype=autocast, batch_size=sam_batch_size)
-    clip_model_obj = clip_model_obj.to(torch_device, torch_dtype)
-    encoder = OpenClipEncoder(clip_model_obj, preprocess, tokenizer, str(torch_device), torch_dtype)
+    encoder = load_clip_encoder(
+        clip, paths.get("clip"), torch_device, torch_dtype, seed=SEEDS["clip"]
+    )
     if detection_size is not None:
         longest = max(detection_size, round(detection_size * 1333 / 800))
         detector.detection_size = {"shortest_edge": detection_size, "longest_edge": longest}
@@ -465,9 +185,13 @@ def _weight_paths(
             if not path.is_file():
                 raise WeightsNotFoundError(f"tiny {key} weights: file not found: {path}")
         return paths
-    specs = {"detector": DETECTOR_WEIGHTS[detector_backend], "sam": sam_spec, "clip": clip.weights}
-    if detector_backend == "groundingdino-py":
-        specs["detector_tokenizer"] = DETECTOR_TOKENIZER
+    from bpm_edit.models import grounding_dino, grounding_dino_py
+
+    original = detector_backend == "groundingdino-py"
+    detector = grounding_dino_py.WEIGHTS if original else grounding_dino.WEIGHTS
+    specs = {"detector": detector, "sam": sam_spec, "clip": clip.weights}
+    if original:
+        specs["detector_tokenizer"] = grounding_dino_py.TOKENIZER_WEIGHTS
     paths, missing = {}, []
     for key, spec in specs.items():
         try:

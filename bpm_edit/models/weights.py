@@ -34,6 +34,18 @@ from pathlib import Path
 
 from bpm_edit.errors import WeightsNotFoundError
 
+#: Weight variants of every model: "default" = real weights (resolved as above), "tiny" =
+#: small models with seeded random weights built in code (tests), "random" = the real
+#: architectures at full size with seeded random weights (benchmarks).
+VARIANTS = ("default", "tiny", "random")
+#: Keys of `load_metric_models(weights=...)` (and `WeightSpec.key`), with the CLI flag
+#: that points to a local copy of each.
+WEIGHT_KEYS = {
+    "clip": "--clip-weights",
+    "sam": "--sam-weights",
+    "detector": "--detector-weights",
+    "detector_tokenizer": "--detector-tokenizer",
+}
 #: Environment variable naming a directory of local weight copies (layout above).
 WEIGHTS_DIR_ENV = "BPM_EDIT_WEIGHTS"
 _OFFLINE_ENVS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")

@@ -28,6 +28,11 @@ the lower-is-better ones before comparing with human scores):
 - `bpm` (higher is better): the BPM metric (`bpm_edit.metric.BPM`), per-sample ("fixed")
   normalisation so a record never depends on the other items of its batch.
 
+One module per family: `base` (the protocol, `MetricOutput`, image reading), `pixel`
+(l2), `clip` (clip-i, clip-t, clip-t+i), `lpips`, `dino`, `vlm_judge`, `bpm`; this package
+keeps the names (`METRIC_CHOICES`, `METRIC_ALIASES`) and the builder, and re-exports the
+families' public names.
+
 `build_metrics(names, models=...)` builds them with model weights from the registry:
 `models="default"` (real weights), `"random"` (real architectures, seeded random
 weights, for benchmarks) or `"tiny"` (small seeded random models, for tests).
@@ -35,375 +40,40 @@ weights, for benchmarks) or `"tiny"` (small seeded random models, for tests).
 
 from __future__ import annotations
 
-import hashlib
-import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+
+from evaluation.metrics.base import (
+    MODEL_VARIANTS,
+    EditMetric,
+    FatalMetricError,
+    ImageCache,
+    MetricOutput,
+    file_tag,
+    finite_or_none,
+    load_pair,
+    to_float,
+)
+from evaluation.metrics.bpm import BPM_COMPONENTS, SPEED_ONLY_OPTIONS, BPMMetric
+from evaluation.metrics.clip import (
+    ClipFeatures,
+    ClipImageMetric,
+    ClipSumMetric,
+    ClipTextMetric,
+    load_clip_features,
+)
+from evaluation.metrics.pixel import L2Metric
+
+#: The names other modules import from the package (defined in its modules).
+__all__ = [
+    "BPM_COMPONENTS", "METRIC_ALIASES", "METRIC_CHOICES", "MODEL_VARIANTS",
+    "SPEED_ONLY_OPTIONS", "BPMMetric", "ClipFeatures", "ClipImageMetric", "ClipSumMetric",
+    "ClipTextMetric", "EditMetric", "FatalMetricError", "ImageCache", "L2Metric",
+    "MetricOutput", "build_metrics", "file_tag", "finite_or_none", "load_clip_features",
+    "load_pair", "parse_metric_names", "to_float",
+]  # fmt: skip
 
-import numpy as np
-from PIL import Image
-
-from bpm_edit.images import align_pair, load_image, load_mask, rms_difference
-from bpm_edit.models.registry import VARIANTS
-from evaluation.items import EditItem
-
-#: Variants of model weights every metric accepts (see the module docstring).
-MODEL_VARIANTS = VARIANTS
-
-
-class FatalMetricError(RuntimeError):
-    """A failure that will hit every item (an unreachable endpoint): the run stops."""
-
-
-@dataclass(frozen=True)
-class MetricOutput:
-    """One metric's verdict on one item.
-
-    `score` is None when the metric cannot say (an unparseable judge answer, a NaN
-    component); `flags` then says why. `components` are named sub-scores (None allowed).
-    """
-
-    score: float | None
-    components: dict[str, float | None] = field(default_factory=dict)
-    flags: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "score", finite_or_none(self.score))
-        object.__setattr__(
-            self, "components", {k: finite_or_none(v) for k, v in self.components.items()}
-        )
-        object.__setattr__(self, "flags", tuple(self.flags))
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """`value` as a float, or None for None / NaN / infinity (JSON has no NaN)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-@runtime_checkable
-class EditMetric(Protocol):
-    """What the batch runner needs from a metric."""
-
-    name: str
-    higher_is_better: bool
-
-    def settings(self) -> dict[str, Any]:
-        """JSON-serialisable settings that change the scores (part of each result key)."""
-        ...
-
-    def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
-        """One output per item, in order. May raise; the runner then retries item by item."""
-        ...
-
-
-# ------------------------------------------------------------------------- image reading
-
-
-class ImageCache:
-    """A small LRU of decoded RGB images keyed by path, size and modification time.
-
-    The runner runs several metrics over one batch; each reads the same files, and this
-    keeps the decode to once per batch. A file changed on disk is read again.
-    """
-
-    def __init__(self, max_images: int = 32) -> None:
-        self.max_images = max_images
-        self._images: OrderedDict[tuple[str, int, int], Image.Image] = OrderedDict()
-        self._lock = threading.Lock()  # the VLM judge reads images from worker threads
-
-    def get(self, path: str, name: str) -> Image.Image:
-        resolved = Path(path)
-        try:
-            stat = resolved.stat()
-        except OSError:
-            return load_image(resolved, name)  # raises the clear "file not found" error
-        key = (str(resolved.resolve()), stat.st_size, stat.st_mtime_ns)
-        with self._lock:
-            image = self._images.get(key)
-            if image is not None:
-                self._images.move_to_end(key)
-                return image
-        image = load_image(resolved, name)
-        with self._lock:
-            self._images[key] = image
-            while len(self._images) > self.max_images:
-                self._images.popitem(last=False)
-        return image
-
-
-_IMAGES = ImageCache()
-
-
-def load_pair(item: EditItem) -> tuple[Image.Image, Image.Image, tuple[str, ...]]:
-    """Original and edited image of `item` as RGB, the edited one resized to the
-    original's size when they differ (flag `edited_resized`)."""
-    original = _IMAGES.get(item.original, f"item {item.item_id}: original")
-    edited = _IMAGES.get(item.edited, f"item {item.item_id}: edited")
-    aligned, resized = align_pair(original, edited)
-    return original, aligned, ("edited_resized",) if resized else ()
-
-
-def to_float(image: Image.Image) -> np.ndarray:
-    """`(H, W, 3)` float64 array in 0..1."""
-    return np.asarray(image, dtype=np.float64) / 255.0
-
-
-# ------------------------------------------------------------------------------- L2
-
-
-class L2Metric:
-    """Whole-image RMS difference in 0..1 (lower is better); see the module docstring."""
-
-    name = "l2"
-    higher_is_better = False
-
-    def settings(self) -> dict[str, Any]:
-        return {"scale": "rms_over_pixels_and_channels_0_1", "align": "bicubic_to_original"}
-
-    def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
-        outputs = []
-        for item in items:
-            original, edited, flags = load_pair(item)
-            outputs.append(MetricOutput(rms_difference(original, edited), {}, flags))
-        return outputs
-
-
-# ----------------------------------------------------------------------------- CLIP
-
-
-class ClipFeatures:
-    """CLIP image/text features shared by clip-i, clip-t and clip-t+i.
-
-    Wraps an `ImageTextEncoder` (normalised rows) and keeps an LRU of image features by
-    file identity and size, so three CLIP metrics on one batch encode each image once.
-    The edited image is encoded after alignment to the original's size, so both go
-    through CLIP's resize and centre crop with the same framing.
-    `description` names the model for the result keys.
-    """
-
-    def __init__(self, encoder: Any, description: Mapping[str, Any], max_images: int = 256):
-        self.encoder = encoder
-        self.description = dict(description)
-        self.max_images = max_images
-        self._features: OrderedDict[tuple, np.ndarray] = OrderedDict()
-
-    def images(self, paths: Sequence[str], pil: Sequence[Image.Image]) -> np.ndarray:
-        """Features of the images `pil` read from `paths` (the cache key with their size)."""
-        keys = [(*_file_identity(path), image.size) for path, image in zip(paths, pil,
-                                                                            strict=True)]
-        todo = [i for i, key in enumerate(keys) if key not in self._features]
-        unique: dict[tuple, int] = {}
-        for i in todo:
-            unique.setdefault(keys[i], i)
-        if unique:
-            encoded = self.encoder.encode_images([pil[i] for i in unique.values()])
-            for key, row in zip(unique, encoded, strict=True):
-                self._features[key] = np.asarray(row, dtype=np.float64)
-        rows = []
-        for key in keys:
-            self._features.move_to_end(key)
-            rows.append(self._features[key])
-        while len(self._features) > self.max_images:
-            self._features.popitem(last=False)
-        return np.stack(rows)
-
-    def texts(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.encoder.encode_texts(list(texts)), dtype=np.float64)
-
-
-def _file_identity(path: str) -> tuple[str, int, int]:
-    resolved = Path(path)
-    stat = resolved.stat()
-    return (str(resolved.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine of two `(N, D)` arrays (re-normalised in float64)."""
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return np.sum(a * b, axis=1)
-
-
-class _ClipMetric:
-    higher_is_better = True
-    name = ""
-
-    def __init__(self, features: ClipFeatures) -> None:
-        self.features = features
-
-    def settings(self) -> dict[str, Any]:
-        return {"clip": self.features.description, "text": "instruction"}
-
-    def _pairs(self, items: Sequence[EditItem]):
-        loaded = [load_pair(item) for item in items]
-        flags = [pair[2] for pair in loaded]
-        return loaded, flags
-
-    def _clip_i(self, items: Sequence[EditItem], loaded) -> np.ndarray:
-        originals = self.features.images([i.original for i in items], [p[0] for p in loaded])
-        edited = self.features.images([i.edited for i in items], [p[1] for p in loaded])
-        return _cosines(originals, edited)
-
-    def _clip_t(self, items: Sequence[EditItem], loaded) -> np.ndarray:
-        edited = self.features.images([i.edited for i in items], [p[1] for p in loaded])
-        texts = self.features.texts([item.instruction for item in items])
-        return _cosines(edited, texts)
-
-
-class ClipImageMetric(_ClipMetric):
-    """CLIP-I: cosine of original and edited image embeddings (higher is better)."""
-
-    name = "clip-i"
-
-    def settings(self) -> dict[str, Any]:
-        return {"clip": self.features.description}
-
-    def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
-        loaded, flags = self._pairs(items)
-        scores = self._clip_i(items, loaded)
-        return [MetricOutput(s, {}, f) for s, f in zip(scores, flags, strict=True)]
-
-
-class ClipTextMetric(_ClipMetric):
-    """CLIP-T (CLIPScore as raw cosine): edited image vs the instruction text."""
-
-    name = "clip-t"
-
-    def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
-        loaded, flags = self._pairs(items)
-        scores = self._clip_t(items, loaded)
-        return [MetricOutput(s, {}, f) for s, f in zip(scores, flags, strict=True)]
-
-
-class ClipSumMetric(_ClipMetric):
-    """CLIPScore + CLIP-I, the paper's combined baseline (sum of the two cosines)."""
-
-    name = "clip-t+i"
-
-    def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
-        loaded, flags = self._pairs(items)
-        clip_i = self._clip_i(items, loaded)
-        clip_t = self._clip_t(items, loaded)
-        return [
-            MetricOutput(t + i, {"clip_t": t, "clip_i": i}, f)
-            for t, i, f in zip(clip_t, clip_i, flags, strict=True)
-        ]
-
-
-# ------------------------------------------------------------------------------ BPM
-
-#: Model options that change how fast BPM runs, never its scores: left out of result keys,
-#: so a run resumed with another value keeps its finished records.
-SPEED_ONLY_OPTIONS = ("sam_batch_size",)
-#: Components of a BPM record, in order (the `BPMResult` fields of the same names).
-BPM_COMPONENTS = ("s_modify", "s_preserve", "s_size", "s_position", "s_semantic", "s_region")
-
-
-class BPMMetric:
-    """The BPM metric as an `EditMetric`.
-
-    `bpm` is a `bpm_edit.metric.BPM` with per-sample ("fixed") normalisation. An item's
-    `spec` (EditSpec dict) is used instead of parsing its instruction. With
-    `use_dataset_masks`, items that carry masks are scored with `Regions.from_masks`
-    (oracle localization) instead of the detector and segmenter.
-    """
-
-    name = "bpm"
-    higher_is_better = True
-
-    def __init__(self, bpm: Any, models: str, use_dataset_masks: bool = False) -> None:
-        if bpm.normalization != "fixed":
-            raise ValueError(
-                "the batch runner needs per-sample scores: build BPM with "
-                f"normalization='fixed', not {bpm.normalization!r} (normalise the stored "
-                "components afterwards for the paper's dataset mode)"
-            )
-        self.bpm = bpm
-        self.models = models
-        self.use_dataset_masks = use_dataset_masks
-
-    def settings(self) -> dict[str, Any]:
-        bpm = self.bpm
-        return {
-            "models": self.models,
-            "alpha": bpm.alpha,
-            "alpha_global": bpm.alpha_global,
-            "parser": _parser_name(bpm.parser),
-            "parser_options": _public_options(bpm.parser_options),
-            "model_options": _public_options(
-                {k: v for k, v in bpm.model_options.items() if k not in SPEED_ONLY_OPTIONS}
-            ),
-            "dtype": str(bpm.dtype),
-            "box_threshold": bpm.box_threshold,
-            "text_threshold": bpm.text_threshold,
-            "region_judge": bpm.region_judge.settings(),
-            "use_dataset_masks": self.use_dataset_masks,
-        }
-
-    def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
-        requests = [self._request(item) for item in items]
-        results = self.bpm.score_many(requests, batch_size=max(1, len(requests)))
-        outputs = []
-        for result in results:
-            data = result.to_dict()
-            outputs.append(
-                MetricOutput(
-                    data["bpm"], {name: data[name] for name in BPM_COMPONENTS}, data["flags"]
-                )
-            )
-        return outputs
-
-    def _request(self, item: EditItem) -> dict[str, Any]:
-        request: dict[str, Any] = {"original": item.original, "edited": item.edited}
-        spec = self.bpm.parse(item.spec if item.spec is not None else item.instruction)
-        request["instruction"] = spec
-        if self.use_dataset_masks and (item.mask_original or item.mask_edited):
-            from bpm_edit.localization.regions import Regions
-
-            original, _, _ = load_pair(item)
-            size = original.size
-            request["regions"] = Regions.from_masks(
-                spec,
-                load_mask(item.mask_original, size, f"item {item.item_id}: mask_original"),
-                load_mask(item.mask_edited, size, f"item {item.item_id}: mask_edited"),
-            )
-        return request
-
-
-def _parser_name(parser: Any) -> str:
-    """The parser as a result key sees it: the rules parser with its grammar version (a
-    new grammar can parse differently); other names as given; objects by parser_id."""
-    if parser == "rules":
-        from bpm_edit.parsing.rules.parser import RulesParser
-
-        return RulesParser.parser_id
-    if isinstance(parser, str):
-        return parser
-    return getattr(parser, "parser_id", type(parser).__name__)
-
-
-def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Options as strings for a result key; secrets (api keys, tokens) left out, weight
-    paths reduced to file tags."""
-    public: dict[str, Any] = {}
-    for name, value in sorted(options.items()):
-        if "key" in name.lower() or "token" in name.lower():
-            continue
-        if name == "weights" and isinstance(value, Mapping):
-            public[name] = {k: file_tag(v) for k, v in sorted(value.items())}
-        else:
-            public[name] = str(value)
-    return public
-
-
-# -------------------------------------------------------------------------- factory
 
 #: Metric names `build_metrics` accepts, with what each measures.
 METRIC_CHOICES: dict[str, str] = {
@@ -492,57 +162,6 @@ def build_metrics(
         "bpm": lambda: _bpm(models, device, dtype, weights, bpm_options, use_dataset_masks),
     }
     return [builders[name]() for name in canonical]
-
-
-def load_clip_features(
-    models: str,
-    device: str = "cpu",
-    dtype: Any = None,
-    clip_model: str = "ViT-L-14",
-    weights_path: str | Path | None = None,
-) -> ClipFeatures:
-    """The CLIP of the baselines, built like the metric's own (`bpm_edit.models.registry`):
-    the same architectures, seed and weight resolution (key "clip", flag --clip-weights),
-    so `clip-t` and BPM's S_modify see one CLIP."""
-    import torch
-
-    from bpm_edit.devices import resolve_device, resolve_dtype
-    from bpm_edit.models.clip import OpenClipEncoder
-    from bpm_edit.models.registry import SEEDS, build_clip, clip_choice, load_clip_weights
-    from bpm_edit.models.weights import resolve_weights
-
-    torch_device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype)
-    choice = None if models == "tiny" else clip_choice(clip_model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEEDS["clip"])
-        model, preprocess, tokenizer = build_clip(choice)
-    if models == "default":
-        load_clip_weights(model, resolve_weights(choice.weights, weights_path))
-        description = {"model": choice.architecture, "tag": choice.tag}
-    elif choice is None:
-        if weights_path is not None:
-            load_clip_weights(model, Path(weights_path))
-        description = {"model": "tiny", "weights": file_tag(weights_path)}
-    else:
-        description = {"model": choice.architecture}
-    description.update(variant=models, dtype=str(torch_dtype).removeprefix("torch."))
-    model = model.to(torch_device, torch_dtype)
-    encoder = OpenClipEncoder(model, preprocess, tokenizer, str(torch_device), torch_dtype)
-    return ClipFeatures(encoder, description)
-
-
-def file_tag(path: str | Path | None) -> str | None:
-    """Name, size and sha256 of the first MiB of a weights file (a directory: its name),
-    enough to tell two weight files apart in a result key without hashing gigabytes."""
-    if path is None:
-        return None
-    path = Path(path)
-    if path.is_dir():
-        return path.name
-    with open(path, "rb") as handle:
-        head = hashlib.sha256(handle.read(1 << 20)).hexdigest()[:16]
-    return f"{path.name}:{path.stat().st_size}:{head}"
 
 
 def _lpips(models: str, device: str, weights: Mapping[str, Any]) -> EditMetric:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from bpm_edit.models.weights import WeightSpec, resolve_weights
 from evaluation.items import EditItem
-from evaluation.metrics import MODEL_VARIANTS, MetricOutput, load_pair
+from evaluation.metrics.base import MODEL_VARIANTS, MetricOutput, load_pair
 
 DINO_WEIGHTS = WeightSpec(
     model="DINO ViT-S/16 (facebook/dino-vits16, transformers)",

@@ -35,7 +35,7 @@ import numpy as np
 
 from bpm_edit.models.weights import WeightSpec, resolve_weights
 from evaluation.items import EditItem
-from evaluation.metrics import MODEL_VARIANTS, MetricOutput, file_tag, load_pair, to_float
+from evaluation.metrics.base import MODEL_VARIANTS, MetricOutput, file_tag, load_pair, to_float
 
 #: torchvision's ImageNet AlexNet, whose feature trunk LPIPS uses.
 ALEXNET_WEIGHTS = WeightSpec(

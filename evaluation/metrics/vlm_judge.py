@@ -47,7 +47,7 @@ from bpm_edit.chat_endpoint import (
     post_chat,
 )
 from evaluation.items import EditItem
-from evaluation.metrics import FatalMetricError, MetricOutput, load_pair
+from evaluation.metrics.base import FatalMetricError, MetricOutput, load_pair
 
 PROMPT_VERSION = "bpm-edit-vlm-judge-v1"
 SYSTEM_PROMPT = (
