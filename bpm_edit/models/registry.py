@@ -29,14 +29,13 @@ from pathlib import Path
 
 from bpm_edit.devices import resolve_device, resolve_dtype
 from bpm_edit.models.build_sam import SAM_MODELS, TINY_SAM, build_sam, load_state_dict_file
-from bpm_edit.models.clip import ClipChoice, ImageTextEncoder, clip_choice, load_clip_encoder
+from bpm_edit.models.clip import ImageTextEncoder, clip_choice, load_clip_encoder
 from bpm_edit.models.detection import DETECTOR_BACKENDS, Detector
 from bpm_edit.models.sam import SamSegmenter, Segmenter
 from bpm_edit.models.weights import (
     VARIANTS,
     WEIGHT_KEYS,
     WeightsNotFoundError,
-    WeightSpec,
     resolve_weights,
 )
 
@@ -129,7 +128,7 @@ def load_metric_models(
 
     sam_architecture, sam_spec = (TINY_SAM, None) if variant == "tiny" else SAM_MODELS[sam_model]
     clip = None if variant == "tiny" else clip_choice(clip_model)
-    paths = _weight_paths(variant, detector_backend, sam_spec, clip, weights)
+    paths = metric_weight_paths(variant, detector_backend, clip_model, sam_model, weights)
 
     from bpm_edit.models.grounding_dino import build_grounding_dino
 
@@ -154,14 +153,15 @@ def load_metric_models(
     return MetricModels(detector, segmenter, encoder, variant, names)
 
 
-def _weight_paths(
+def metric_weight_paths(
     variant: str,
     detector_backend: str,
-    sam_spec: WeightSpec | None,
-    clip: ClipChoice | None,
+    clip_model: str,
+    sam_model: str,
     weights: dict[str, str | Path],
 ) -> dict[str, Path]:
-    """Local weight paths by `WEIGHT_KEYS` key, all resolved before anything is built.
+    """Local weight paths by `WEIGHT_KEYS` key, all resolved before anything is built
+    (and what `MetricConfig.key()` tags, so a result names the files that made it).
 
     "default": every model's weights; the missing ones are reported together in one
     `WeightsNotFoundError`. "tiny": only the files given for "clip"/"sam". "random":
@@ -186,6 +186,9 @@ def _weight_paths(
                 raise WeightsNotFoundError(f"tiny {key} weights: file not found: {path}")
         return paths
     from bpm_edit.models import grounding_dino, grounding_dino_py
+
+    sam_spec = SAM_MODELS[sam_model][1]
+    clip = clip_choice(clip_model)
 
     original = detector_backend == "groundingdino-py"
     detector = grounding_dino_py.WEIGHTS if original else grounding_dino.WEIGHTS

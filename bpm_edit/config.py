@@ -1,0 +1,247 @@
+"""The metric's settings as one frozen object: `MetricConfig`.
+
+Every command line, `BPM`, the batch runners and the enhancer take a `MetricConfig`, so
+a setting is declared once (`add_arguments`), read from the command line once
+(`from_args`) and keyed once (`key`). The key covers everything that can change a
+score: the settings, the parser's identity, a tag of every resolved weight file (path,
+size, modification time) and the code version (`bpm_edit.version.code_version`). It
+leaves out what only changes speed (`SPEED_ONLY`): a rerun with another batch size or
+device reuses finished results, a rerun with other weights or code does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bpm_edit.combine import DEFAULT_ALPHA, DEFAULT_ALPHA_GLOBAL, NORMALIZATIONS
+from bpm_edit.devices import FLOAT_DTYPES
+from bpm_edit.errors import ConfigError
+from bpm_edit.models.build_sam import SAM_MODELS
+from bpm_edit.models.registry import DETECTOR_BACKENDS, VARIANTS, WEIGHT_KEYS
+from bpm_edit.parsing import PARSER_NAMES
+
+#: Fields that change how fast the metric runs, never its scores: not in `key()`.
+SPEED_ONLY = ("device", "batch_size", "sam_batch_size")
+#: Parser options that never change a parse (speed, transport) or are secrets.
+_PARSER_OPTIONS_NOT_KEYED = ("batch_size", "concurrency", "device", "timeout", "api_key")
+
+
+def _frozen(value: Mapping[str, Any] | tuple | None, name: str) -> tuple[tuple[str, Any], ...]:
+    """A mapping as a sorted tuple of pairs (hashable, order-free)."""
+    if value is None:
+        return ()
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = tuple(sorted((str(k), v) for k, v in items))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name} must be a mapping of names to values, got {value!r}") from err
+    return pairs
+
+
+@dataclass(frozen=True)
+class MetricConfig:
+    """How BPM scores: models and weights, precision, localization, parser, combination.
+
+    `models` is the weight variant ("default" real weights, "tiny", "random"); `weights`
+    maps `WEIGHT_KEYS` ("clip", "sam", "detector", "detector_tokenizer") to local copies.
+    `dtype` is the inference precision (default float32), `sam_dtype` SAM's autocast
+    precision when it differs, `detection_size` the detector's working shortest edge
+    (None: 800). `box_threshold` / `text_threshold` are the detector's. `parser` and
+    `parser_options` choose the instruction parser. `alpha` / `alpha_global` weigh
+    S_semantic against S_region; `normalization` is "fixed" (per sample) or "dataset".
+    `region_judge` overrides thresholds of `RegionJudge`. `device`, `batch_size` and
+    `sam_batch_size` only change speed (`SPEED_ONLY`).
+    """
+
+    models: str = "default"
+    detector_backend: str = "transformers"
+    clip_model: str = "ViT-L-14"
+    sam_model: str = "vit_h"
+    weights: tuple[tuple[str, Any], ...] = ()
+    dtype: str | None = None
+    sam_dtype: str | None = None
+    detection_size: int | None = None
+    box_threshold: float = 0.3
+    text_threshold: float = 0.25
+    parser: str = "rules"
+    parser_options: tuple[tuple[str, Any], ...] = ()
+    alpha: float = DEFAULT_ALPHA
+    alpha_global: float = DEFAULT_ALPHA_GLOBAL
+    normalization: str = "fixed"
+    region_judge: tuple[tuple[str, Any], ...] = field(default=())
+    device: str = "cpu"
+    batch_size: int = 8
+    sam_batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("weights", "parser_options", "region_judge"):
+            object.__setattr__(self, name, _frozen(getattr(self, name), name))
+        if self.dtype is not None and not isinstance(self.dtype, str):
+            object.__setattr__(self, "dtype", str(self.dtype).removeprefix("torch."))
+        weights = {key: str(Path(path).expanduser()) for key, path in self.weights
+                   if path is not None}
+        object.__setattr__(self, "weights", tuple(sorted(weights.items())))
+        self._check()
+
+    def _check(self) -> None:
+        choices = {
+            "models": VARIANTS, "detector_backend": DETECTOR_BACKENDS, "parser": PARSER_NAMES,
+            "normalization": NORMALIZATIONS, "sam_model": tuple(SAM_MODELS),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {list(allowed)}, "
+                                  f"got {getattr(self, name)!r}")
+        for name in ("dtype", "sam_dtype"):
+            value = getattr(self, name)
+            if value is not None and value not in FLOAT_DTYPES:
+                raise ConfigError(f"{name} must be one of {list(FLOAT_DTYPES)}, got {value!r}")
+        unknown = sorted(set(dict(self.weights)) - set(WEIGHT_KEYS))
+        if unknown:
+            raise ConfigError(f"weights has unknown key(s) {unknown}; keys are "
+                              f"{sorted(WEIGHT_KEYS)}")
+        if self.detection_size is not None and (
+            not isinstance(self.detection_size, int) or self.detection_size < 1
+        ):
+            raise ConfigError(f"detection_size must be a positive int, got {self.detection_size!r}")
+        for name in ("batch_size", "sam_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
+        for name in ("alpha", "alpha_global", "box_threshold", "text_threshold"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}")
+
+    # ------------------------------------------------------------------ views
+    def replace(self, **changes: Any) -> MetricConfig:
+        """A copy with `changes` applied (and checked)."""
+        return dataclasses.replace(self, **changes)
+
+    def model_options(self) -> dict[str, Any]:
+        """Keyword arguments of `load_metric_models` (weights as resolved paths)."""
+        return {
+            "detector_backend": self.detector_backend, "clip_model": self.clip_model,
+            "sam_model": self.sam_model, "weights": self.resolved_weights,
+            "detection_size": self.detection_size, "sam_dtype": self.sam_dtype,
+            "sam_batch_size": self.sam_batch_size,
+        }
+
+    @cached_property
+    def resolved_weights(self) -> dict[str, Path]:
+        """The weight files these settings load, by `WEIGHT_KEYS` key, resolved once
+        (explicit path > ``$BPM_EDIT_WEIGHTS`` > hub cache / download)."""
+        from bpm_edit.models.registry import metric_weight_paths
+
+        return metric_weight_paths(self.models, self.detector_backend, self.clip_model,
+                                   self.sam_model, dict(self.weights))
+
+    def parser_identity(self) -> dict[str, Any]:
+        """What makes the parser parse as it does: its id (grammar or prompt version,
+        model) and every option that can change a parse, defaults filled in."""
+        from bpm_edit.parsing import parser_identity
+
+        return parser_identity(self.parser, dict(self.parser_options),
+                               not_keyed=_PARSER_OPTIONS_NOT_KEYED)
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that can change a score, as plain JSON values (records, reports)."""
+        from bpm_edit.judges.region import RegionJudge
+        from bpm_edit.models.weights import weights_tag
+        from bpm_edit.version import code_version
+
+        data: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+            if f.name not in SPEED_ONLY and f.name not in ("weights", "parser_options",
+                                                         "region_judge", "parser")
+        }
+        data["parser"] = self.parser_identity()
+        data["region_judge"] = RegionJudge(**dict(self.region_judge)).settings()
+        data["weights"] = {key: weights_tag(path)
+                           for key, path in sorted(self.resolved_weights.items())}
+        data["code"] = code_version("bpm_edit")
+        return data
+
+    def key(self) -> str:
+        """The one result/cache key of these settings: sha256 of `settings()`."""
+        return settings_key(self.settings())
+
+    # --------------------------------------------------------- command lines
+    @staticmethod
+    def add_arguments(
+        parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+        *,
+        models_flag: str = "--models",
+        dtype_flag: str = "--dtype",
+        device: bool = True,
+    ) -> None:
+        """Add the metric's flags (read back by `from_args`). `models_flag` and
+        `dtype_flag` rename the variant and precision flags (e.g. "--metric-models",
+        "--metric-dtype" beside an editor's --model and --dtype); `device=False` leaves
+        --device to a caller that declares it for several models."""
+        default = MetricConfig()
+        parser.add_argument(models_flag, dest="metric_models", default=None, choices=VARIANTS,
+                            help="metric weights: default (real), tiny or full-size random")
+        if device:
+            parser.add_argument("--device", default=None,
+                                help="torch device (default cpu)")
+        parser.add_argument(dtype_flag, dest="metric_dtype", default=None, choices=FLOAT_DTYPES,
+                            help="inference precision (default float32)")
+        parser.add_argument("--parser", default=default.parser, choices=PARSER_NAMES,
+                            help="instruction parser (default %(default)s)")
+        parser.add_argument("--alpha", type=float, default=default.alpha,
+                            help="weight of S_semantic against S_region (default %(default)s)")
+        parser.add_argument("--detector-backend", default=default.detector_backend,
+                            choices=DETECTOR_BACKENDS)
+        parser.add_argument("--clip-model", default=default.clip_model,
+                            help="open_clip ARCH[/TAG] (default %(default)s, openai weights)")
+        parser.add_argument("--sam-model", default=default.sam_model,
+                            help="SAM size: vit_h, vit_l or vit_b (default %(default)s)")
+        parser.add_argument("--sam-dtype", choices=FLOAT_DTYPES,
+                            help="SAM autocast precision if not --dtype (speed option that "
+                                 "changes the numbers slightly; see BENCHMARKS.md)")
+        parser.add_argument("--detection-size", type=int, metavar="PX",
+                            help="detector working shortest edge (default 800; smaller is "
+                                 "faster and changes the numbers; see BENCHMARKS.md)")
+        parser.add_argument("--sam-batch-size", type=int, default=default.sam_batch_size,
+                            metavar="N", help="images per SAM encoder forward (default 1; "
+                                              "more pays on a GPU only; scores do not change)")
+        for key, flag in WEIGHT_KEYS.items():
+            parser.add_argument(flag, dest=f"weights_{key}", metavar="PATH",
+                                help=f"local copy of the {key.replace('_', ' ')} weights")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **overrides: Any) -> MetricConfig:
+        """The config of flags added by `add_arguments`; `overrides` win (e.g. a
+        default variant or device the command derives itself)."""
+        values: dict[str, Any] = {
+            "dtype": args.metric_dtype, "parser": args.parser, "alpha": args.alpha,
+            "detector_backend": args.detector_backend, "clip_model": args.clip_model,
+            "sam_model": args.sam_model, "sam_dtype": args.sam_dtype,
+            "detection_size": args.detection_size, "sam_batch_size": args.sam_batch_size,
+            "weights": {key: getattr(args, f"weights_{key}") for key in WEIGHT_KEYS
+                        if getattr(args, f"weights_{key}", None)},
+        }
+        if args.metric_models is not None:
+            values["models"] = args.metric_models
+        if getattr(args, "device", None) is not None:
+            values["device"] = args.device
+        values.update(overrides)
+        return cls(**values)
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """sha256 of settings as canonical JSON: the same settings, the same key."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+__all__ = ["SPEED_ONLY", "MetricConfig", "settings_key"]

@@ -1,0 +1,128 @@
+"""The editing settings as frozen objects: `MaskOptions` and `EditConfig`.
+
+`EditConfig` (editor, seed, steps, guidance scales, resolution, precision, the round-2
+`MaskOptions`) is what `enhance`, the batch runner and `scripts/enhance.py` take. Its
+flags are declared once (`add_arguments`) and read once (`from_args`); `settings(info)`
+resolves the model's registry defaults and is, with the metric's `MetricConfig.key()`,
+the only source of enhancement result keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from bpm_edit.errors import ConfigError
+from pipelines.masks import check_mask_options
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """How round 2 uses M_all (see `MaskGuidedInstructPix2PixPipeline`): `dilation` and
+    `feather` grow / soften it in latent pixels, `floor` is the fraction of text guidance
+    kept outside it (0 = the paper), `preserve_blend` also pastes the noised original
+    outside it."""
+
+    dilation: int = 0
+    feather: int = 0
+    floor: float = 0.0
+    preserve_blend: bool = False
+
+    def __post_init__(self) -> None:
+        check_mask_options(dilation=self.dilation, feather=self.feather, floor=self.floor)
+
+    def pipeline_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the pipeline's `__call__`."""
+        return {"mask_dilation": self.dilation, "mask_feather": self.feather,
+                "mask_floor": float(self.floor), "preserve_blend": self.preserve_blend}
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """How the editor runs. `model`: a registry name (ip2p, magicbrush, tiny, random), a
+    pipeline directory or a hub id. `steps`, the guidance scales and `resolution` (long
+    side in pixels) default to the model's registry entry (None). `dtype` None/"auto" is
+    float16 on CUDA, float32 elsewhere."""
+
+    model: str = "ip2p"
+    seed: int = 0
+    steps: int | None = None
+    guidance_scale: float | None = None
+    image_guidance_scale: float | None = None
+    resolution: int | None = None
+    device: str = "cpu"
+    dtype: str | None = None
+    mask: MaskOptions = field(default_factory=MaskOptions)
+
+    def __post_init__(self) -> None:
+        if self.dtype == "auto":
+            object.__setattr__(self, "dtype", None)
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"steps must be >= 1, got {self.steps}")
+        if self.guidance_scale is not None and self.guidance_scale <= 1:
+            raise ConfigError(
+                f"guidance_scale must be > 1 (text guidance), got {self.guidance_scale}")
+        if self.image_guidance_scale is not None and self.image_guidance_scale < 1:
+            raise ConfigError(
+                f"image_guidance_scale must be >= 1, got {self.image_guidance_scale}")
+        if self.resolution is not None and self.resolution < 64:
+            raise ConfigError(f"resolution must be >= 64 pixels, got {self.resolution}")
+
+    def replace(self, **changes: Any) -> EditConfig:
+        """A copy with `changes` applied (and checked)."""
+        return dataclasses.replace(self, **changes)
+
+    def settings(self, info: Any) -> dict[str, Any]:
+        """The sampling settings with `info`'s (an `EditingModel`) defaults filled in."""
+        return {
+            "seed": int(self.seed),
+            "steps": int(_given_or(self.steps, info.steps)),
+            "guidance_scale": float(_given_or(self.guidance_scale, info.guidance_scale)),
+            "image_guidance_scale": float(
+                _given_or(self.image_guidance_scale, info.image_guidance_scale)),
+            "resolution": int(_given_or(self.resolution, info.resolution)),
+            "size_multiple": info.size_multiple,
+            **{f"mask_{name}" if name != "preserve_blend" else name: value
+               for name, value in dataclasses.asdict(self.mask).items()},
+        }
+
+    # --------------------------------------------------------- command lines
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+        """Add the editor's flags (read back by `from_args`)."""
+        parser.add_argument("--model", default="ip2p",
+                            help="ip2p | magicbrush | tiny | random | DIR (default %(default)s)")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
+        parser.add_argument("--guidance-scale", type=float, help="text guidance s_T")
+        parser.add_argument("--image-guidance-scale", type=float, help="image guidance s_I")
+        parser.add_argument("--resolution", type=int, help="working size: long side in pixels")
+        parser.add_argument("--mask-dilation", type=int, default=0, help="latent pixels")
+        parser.add_argument("--mask-feather", type=int, default=0, help="latent pixels")
+        parser.add_argument("--mask-floor", type=float, default=0.0,
+                            help="fraction of text guidance kept outside M_all")
+        parser.add_argument("--preserve-blend", action="store_true",
+                            help="also paste the noised original outside M_all")
+        parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
+        parser.add_argument("--dtype", default="auto",
+                            help="editor precision: auto | float32 | float16 | bfloat16")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> EditConfig:
+        """The config of flags added by `add_arguments`."""
+        return cls(
+            model=args.model, seed=args.seed, steps=args.steps,
+            guidance_scale=args.guidance_scale, image_guidance_scale=args.image_guidance_scale,
+            resolution=args.resolution, device=args.device, dtype=args.dtype,
+            mask=MaskOptions(args.mask_dilation, args.mask_feather, args.mask_floor,
+                             args.preserve_blend),
+        )
+
+
+def _given_or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+__all__ = ["EditConfig", "MaskOptions"]
