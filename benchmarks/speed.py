@@ -390,6 +390,7 @@ def benchmark_enhance(config: BenchmarkConfig, metric_models: Any) -> dict[str, 
     from diffusers import StableDiffusionInstructPix2PixPipeline
 
     from bpm_edit.metric import BPM
+    from pipelines.config import EditConfig
     from pipelines.editing_models import editing_model_info, load_editing_pipeline
     from pipelines.enhancer import enhance, working_size_image
 
@@ -438,8 +439,9 @@ def benchmark_enhance(config: BenchmarkConfig, metric_models: Any) -> dict[str, 
         detector.detection_size = dict(config.fast_detection_size)
     try:
         started = time.perf_counter()
-        result = enhance(working, instruction, model=pipe, model_info=info, seed=config.seed,
-                         steps=config.steps, resolution=config.resolution, metric=metric,
+        edit = EditConfig(model=info.name, seed=config.seed, steps=config.steps,
+                          resolution=config.resolution)
+        result = enhance(working, instruction, edit, pipe=pipe, model_info=info, metric=metric,
                          progress=False)
         enhance_seconds = time.perf_counter() - started
     finally:

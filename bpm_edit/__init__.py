@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from bpm_edit.spec import EditSpec, SpecError
+from bpm_edit.version import __version__
 
-__all__ = ["BPM", "EditSpec", "SpecError", "parse_instruction"]
-__version__ = "0.1.0"
+__all__ = ["BPM", "EditSpec", "SpecError", "__version__", "parse_instruction"]
 
 
 def __getattr__(name: str) -> Any:

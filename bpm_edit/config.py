@@ -152,12 +152,16 @@ class MetricConfig:
         return parser_identity(self.parser, dict(self.parser_options),
                                not_keyed=_PARSER_OPTIONS_NOT_KEYED)
 
-    def settings(self) -> dict[str, Any]:
-        """Everything that can change a score, as plain JSON values (records, reports)."""
+    def settings(self, given_models: str | None = None) -> dict[str, Any]:
+        """Everything that can change a score, as plain JSON values (records, reports).
+
+        `given_models` describes ready models that replace the configured ones (tests,
+        benchmarks, oracles): it stands in for the variant, architectures and weights."""
         from bpm_edit.judges.region import RegionJudge
         from bpm_edit.models.weights import weights_tag
         from bpm_edit.version import code_version
 
+        model_fields = ("models", "detector_backend", "clip_model", "sam_model")
         data: dict[str, Any] = {
             f.name: getattr(self, f.name) for f in dataclasses.fields(self)
             if f.name not in SPEED_ONLY and f.name not in ("weights", "parser_options",
@@ -165,8 +169,12 @@ class MetricConfig:
         }
         data["parser"] = self.parser_identity()
         data["region_judge"] = RegionJudge(**dict(self.region_judge)).settings()
-        data["weights"] = {key: weights_tag(path)
-                           for key, path in sorted(self.resolved_weights.items())}
+        if given_models is None:
+            data["weights"] = {key: weights_tag(path)
+                               for key, path in sorted(self.resolved_weights.items())}
+        else:
+            data = {k: v for k, v in data.items() if k not in model_fields}
+            data["models"] = f"given: {given_models}"
         data["code"] = code_version("bpm_edit")
         return data
 

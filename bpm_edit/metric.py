@@ -23,17 +23,16 @@ from typing import Any
 from PIL import Image
 
 from bpm_edit.combine import (
-    DEFAULT_ALPHA,
-    DEFAULT_ALPHA_GLOBAL,
-    NORMALIZATIONS,
-    check_alpha,
     combine,
     normalize_dataset,
 )
+from bpm_edit.config import MetricConfig, settings_key
+from bpm_edit.errors import ConfigError, InputError
 from bpm_edit.images import ImageInput, align_pair, load_image
 from bpm_edit.judges.region import RegionJudge
 from bpm_edit.judges.semantic import SemanticJudge
 from bpm_edit.localization.regions import ObjectRegion, Regions
+from bpm_edit.parsing.base import InstructionParser
 from bpm_edit.result import BPMResult
 from bpm_edit.spec import EditSpec
 
@@ -66,65 +65,56 @@ class _Prepared:
 
 
 class BPM:
-    """The BPM metric.
+    """The BPM metric, configured by one `MetricConfig`.
 
-    `models`: a registry variant name ("default" real weights, "tiny", "random"; see
-    `bpm_edit.models.registry.load_metric_models`) or a ready object with `.detector`,
-    `.segmenter` and `.encoder` (e.g. `MetricModels`). `parser`: a parser name
-    ("rules", "transformers", "openai") or a parser object; `parser_options` go to its
-    constructor. `alpha` weighs S_semantic against S_region (`alpha_global` for
-    whole-image edits). `normalization`: "fixed" (per sample) or "dataset" (paper's
-    min-max over the items of one `score_many` call). `region_judge` overrides the
-    thresholds of the region-aware judge. `box_threshold` / `text_threshold` go to the
-    localizer. `model_options` go to `load_metric_models`.
+    `config` (default `MetricConfig()`) says how to score; `settings` are `MetricConfig`
+    fields applied on top of it (``BPM(models="tiny", alpha=0.5)``). `models` may also
+    be a ready object with `.detector`, `.segmenter` and `.encoder` (e.g.
+    `MetricModels`, or oracle/timed models in tests and benchmarks), used instead of
+    building the config's variant. `parser` may be a ready parser object, used instead
+    of the config's named parser. Models are built on first use.
     """
 
     def __init__(
         self,
-        models: Any = "default",
-        device: str = "cpu",
-        dtype: Any = None,
-        alpha: float = DEFAULT_ALPHA,
-        alpha_global: float = DEFAULT_ALPHA_GLOBAL,
-        parser: Any = "rules",
-        parser_options: Mapping[str, Any] | None = None,
-        normalization: str = "fixed",
-        region_judge: RegionJudge | None = None,
-        box_threshold: float = 0.3,
-        text_threshold: float = 0.25,
-        batch_size: int = 8,
-        model_options: Mapping[str, Any] | None = None,
+        config: MetricConfig | None = None,
+        *,
+        models: Any = None,
+        parser: InstructionParser | None = None,
+        **settings: Any,
     ) -> None:
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(
-                f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}"
-            )
-        if not isinstance(models, str) and not all(
-            hasattr(models, name) for name in ("detector", "segmenter", "encoder")
-        ):
-            raise ValueError("models must be a variant name ('default', 'tiny', 'random') or an "
-                             "object with .detector, .segmenter and .encoder")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.alpha = check_alpha(alpha)
-        self.alpha_global = check_alpha(alpha_global, "alpha_global")
-        self.device = device
-        self.dtype = dtype
+        ready_models = None
+        if isinstance(models, str):
+            settings["models"] = models
+        elif models is not None:
+            if not all(hasattr(models, name) for name in ("detector", "segmenter", "encoder")):
+                raise ConfigError("models must be a variant name ('default', 'tiny', 'random') "
+                                  "or an object with .detector, .segmenter and .encoder")
+            ready_models = models
+        if parser is not None and not isinstance(parser, InstructionParser):
+            raise ConfigError("parser must be an object with 'parser_id' and 'parse()'; give a "
+                              "parser name as MetricConfig(parser=...)")
+        self.config = (config or MetricConfig()).replace(**settings)
         self.parser = parser
-        self.parser_options = dict(parser_options or {})
-        self.normalization = normalization
-        self.region_judge = region_judge or RegionJudge()
-        self.box_threshold = box_threshold
-        self.text_threshold = text_threshold
-        self.batch_size = batch_size
-        self.model_options = dict(model_options or {})
-        self._models_arg = models
-        self._models: Any = None if isinstance(models, str) else models
+        self.region_judge = RegionJudge(**dict(self.config.region_judge))
+        self._models: Any = ready_models
+        self._models_given = None if ready_models is None else _describe(ready_models)
         self._localizer: Any = None
         self._semantic: SemanticJudge | None = None
         self._spec_cache: dict[str, EditSpec] = {}
         #: Seconds spent building the models (0 until built, or when they were given).
         self.build_seconds = 0.0
+
+    def settings(self) -> dict[str, Any]:
+        """What makes this metric score as it does: `MetricConfig.settings`, with ready
+        `models` named in place of the configured variant and weights."""
+        if self._models_given is None:
+            return self.config.settings()
+        return self.config.settings(given_models=self._models_given)
+
+    def key(self) -> str:
+        """The result key of `settings()` (`bpm_edit.config.settings_key`)."""
+        return settings_key(self.settings())
 
     # ----------------------------------------------------------- lazy parts
     @property
@@ -133,10 +123,10 @@ class BPM:
         if self._models is None:
             from bpm_edit.models.registry import load_metric_models
 
+            config = self.config
             started = time.perf_counter()
-            self._models = load_metric_models(
-                self._models_arg, device=self.device, dtype=self.dtype, **self.model_options
-            )
+            self._models = load_metric_models(config.models, device=config.device,
+                                              dtype=config.dtype, **config.model_options())
             self.build_seconds = time.perf_counter() - started
         return self._models
 
@@ -153,11 +143,11 @@ class BPM:
 
             models = self.models
             if models.detector is None or models.segmenter is None:
-                raise ValueError("these models have no detector/segmenter: pass regions= "
+                raise ConfigError("these models have no detector/segmenter: pass regions= "
                                  "(e.g. Regions.from_masks) to score without localization")
             self._localizer = Localizer(models.detector, models.segmenter,
-                                        box_threshold=self.box_threshold,
-                                        text_threshold=self.text_threshold)
+                                        box_threshold=self.config.box_threshold,
+                                        text_threshold=self.config.text_threshold)
         return self._localizer
 
     def parse(self, instruction_or_spec: InstructionOrSpec) -> EditSpec:
@@ -167,13 +157,17 @@ class BPM:
         if isinstance(instruction_or_spec, Mapping):
             return EditSpec.from_dict(dict(instruction_or_spec))
         if not isinstance(instruction_or_spec, str):
-            raise ValueError("instruction_or_spec must be an instruction string, an EditSpec or "
+            raise InputError("instruction_or_spec must be an instruction string, an EditSpec or "
                              f"a spec dict, got {type(instruction_or_spec).__name__}")
         spec = self._spec_cache.get(instruction_or_spec)
         if spec is None:
             from bpm_edit.parsing import parse_instruction
 
-            spec = parse_instruction(instruction_or_spec, self.parser, **self.parser_options)
+            if self.parser is not None:
+                spec = parse_instruction(instruction_or_spec, self.parser)
+            else:
+                spec = parse_instruction(instruction_or_spec, self.config.parser,
+                                         **dict(self.config.parser_options))
             if spec.instruction is None:
                 spec = EditSpec.from_dict({**spec.to_dict(), "instruction": instruction_or_spec})
             self._spec_cache[instruction_or_spec] = spec
@@ -188,8 +182,8 @@ class BPM:
         regions: Regions | None = None,
     ) -> BPMResult:
         """Score one edit. `regions` (e.g. `Regions.from_masks`) skips localization."""
-        if self.normalization == "dataset":
-            raise ValueError("normalization='dataset' needs a set of samples: use score_many "
+        if self.config.normalization == "dataset":
+            raise ConfigError("normalization='dataset' needs a set of samples: use score_many "
                              "(or combine.normalize_dataset on a list of results)")
         item = ScoreItem(original, edited, instruction_or_spec, regions)
         return self.score_many([item], keep_regions=True)[0]
@@ -204,17 +198,17 @@ class BPM:
         `keep_regions` keeps each result's full `Regions` (masks, for `render_report`) in
         `BPMResult.localized`; off by default so long runs do not hold every mask.
         """
-        batch_size = batch_size or self.batch_size
+        batch_size = batch_size or self.config.batch_size
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         score_items = [_as_item(item, index) for index, item in enumerate(items)]
         results: list[BPMResult] = []
         loaded: OrderedDict[Any, Image.Image] = OrderedDict()
         for start in range(0, len(score_items), batch_size):
             batch = score_items[start:start + batch_size]
             results.extend(self._score_batch(batch, start, loaded, keep_regions))
-        if self.normalization == "dataset":
-            results = normalize_dataset(results, self.alpha, self.alpha_global)
+        if self.config.normalization == "dataset":
+            results = normalize_dataset(results, self.config.alpha, self.config.alpha_global)
         return results
 
     def _score_batch(
@@ -263,11 +257,11 @@ class BPM:
         regions = item.regions
         if regions is not None:
             if not isinstance(regions, Regions):
-                raise ValueError(f"item {index}: regions must be a Regions object, got "
+                raise InputError(f"item {index}: regions must be a Regions object, got "
                                  f"{type(regions).__name__}")
             expected = (original.height, original.width)
             if tuple(regions.image_size) != expected:
-                raise ValueError(f"item {index}: regions are for an image of (H, W) = "
+                raise InputError(f"item {index}: regions are for an image of (H, W) = "
                                  f"{tuple(regions.image_size)} but the original is {expected}")
         elif spec.is_global:
             height, width = original.height, original.width
@@ -287,8 +281,8 @@ class BPM:
         preserve = self.semantic_judge.preservation_for(p.original, p.edited, regions)
         p.timings["preserve"] = time.perf_counter() - started
         combined = combine(modification.value, preserve.value, size.score, position.score,
-                           is_global=p.spec.is_global, alpha=self.alpha,
-                           alpha_global=self.alpha_global)
+                           is_global=p.spec.is_global, alpha=self.config.alpha,
+                           alpha_global=self.config.alpha_global)
         flags = [*p.spec.flags, *p.flags, *regions.flags, *size.flags, *position.flags,
                  *modification.flags, *preserve.flags, *combined.flags]
         p.timings["total"] = sum(p.timings.values())
@@ -315,6 +309,15 @@ class BPM:
             timings=dict(p.timings),
             localized=regions if keep_regions else None,
         )
+
+
+def _describe(models: Any) -> str:
+    """A ready models object in words: its `names` (as `MetricModels` has) or types."""
+    names = getattr(models, "names", None)
+    if names:
+        return ", ".join(f"{role}={name}" for role, name in sorted(names.items()))
+    return ", ".join(f"{role}={type(getattr(models, role)).__name__}"
+                     for role in ("detector", "segmenter", "encoder"))
 
 
 def _share(
@@ -351,16 +354,16 @@ def _as_item(item: Any, index: int) -> ScoreItem:
     if isinstance(item, Mapping):
         unknown = set(item) - {"original", "edited", "instruction", "spec", "regions"}
         if unknown:
-            raise ValueError(f"item {index}: unknown key(s) {sorted(unknown)}")
+            raise InputError(f"item {index}: unknown key(s) {sorted(unknown)}")
         if "original" not in item or "edited" not in item:
-            raise ValueError(f"item {index}: needs 'original' and 'edited'")
+            raise InputError(f"item {index}: needs 'original' and 'edited'")
         if ("instruction" in item) == ("spec" in item):
-            raise ValueError(f"item {index}: give exactly one of 'instruction' and 'spec'")
+            raise InputError(f"item {index}: give exactly one of 'instruction' and 'spec'")
         what = item["instruction"] if "instruction" in item else item["spec"]
         return ScoreItem(item["original"], item["edited"], what, item.get("regions"))
     if isinstance(item, (tuple, list)) and len(item) in (3, 4):
         return ScoreItem(*item)
-    raise ValueError(f"item {index}: expected a ScoreItem, a dict or a tuple "
+    raise InputError(f"item {index}: expected a ScoreItem, a dict or a tuple "
                      "(original, edited, instruction_or_spec[, regions])")
 
 

@@ -13,7 +13,8 @@ from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
-from bpm_edit import __version__
+#: The release number (also in pyproject.toml).
+__version__ = "0.1.0"
 
 
 @cache
@@ -35,4 +36,4 @@ def code_version(*packages: str) -> str:
     return "+".join([__version__, *(f"{name}:{source_digest(name)}" for name in packages)])
 
 
-__all__ = ["code_version", "source_digest"]
+__all__ = ["__version__", "code_version", "source_digest"]

@@ -3,8 +3,10 @@
 Record fields (the format `evaluation.alignment` and `scripts/alignment.py` read):
 
     key         sha256 of the item's input file bytes (original, edited, masks), its
-                instruction and spec, the metric name, the metric's settings and the
-                package version: the same inputs and settings always give the same key
+                instruction and spec, the metric name, the metric's settings (with tags
+                of the resolved weight files) and the code version
+                (`bpm_edit.version.code_version`): the same inputs, settings, weights
+                and code always give the same key
     item_id, input_id, model    from the `EditItem`
     metric      the metric name
     score       float, or null when the metric cannot say (see flags)
@@ -48,7 +50,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bpm_edit.errors import ConfigError, DatasetError
 from bpm_edit.store import JsonlStore
+from bpm_edit.version import code_version
 from evaluation.items import EditItem
 from evaluation.metrics import EditMetric, FatalMetricError, MetricOutput
 
@@ -97,10 +101,10 @@ class ContentHasher:
         return {"files": files, "instruction": item.instruction, "spec": item.spec}
 
 
-def package_version() -> str:
-    from bpm_edit import __version__
-
-    return __version__
+def scoring_code() -> str:
+    """The code version in every record key: the package version plus digests of the
+    bpm_edit and evaluation sources, so records made by other code are never reused."""
+    return code_version("bpm_edit", "evaluation")
 
 
 def record_key(item_digest: dict[str, Any], metric: EditMetric, version: str) -> str:
@@ -176,16 +180,16 @@ class RunSummary:
 
 def _check_inputs(items: Sequence[EditItem], metrics: Sequence[EditMetric], batch_size: int):
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if not metrics:
-        raise ValueError("no metrics to run")
+        raise ConfigError("no metrics to run")
     names = [m.name for m in metrics]
     if len(set(names)) != len(names):
-        raise ValueError(f"metric names must be unique, got {names}")
+        raise ConfigError(f"metric names must be unique, got {names}")
     seen: set[str] = set()
     for item in items:
         if item.item_id in seen:
-            raise ValueError(f"item_id {item.item_id!r} appears twice in the dataset")
+            raise DatasetError(f"item_id {item.item_id!r} appears twice in the dataset")
         seen.add(item.item_id)
 
 
@@ -209,9 +213,9 @@ def score_items(
     _check_inputs(items, metrics, batch_size)
     index, count = shard
     if not 0 <= index < count:
-        raise ValueError(f"shard index {index} is outside 0..{count - 1}")
+        raise ConfigError(f"shard index {index} is outside 0..{count - 1}")
     started = time.perf_counter()
-    version = package_version()
+    version = scoring_code()
     hasher = hasher or ContentHasher()
     done: set[tuple[str, str]] = set()
     known: dict[str, dict[str, Any]] = {}  # key -> an error-free record, for reuse
@@ -390,7 +394,7 @@ def merge_results(
             latest.pop(ident, None)
             latest[ident] = record
 
-    version = package_version()
+    version = scoring_code()
     hasher = hasher or ContentHasher()
     current_ids = {item.item_id for item in items}
     ordered = []

@@ -3,7 +3,7 @@
     from pipelines import load_editing_pipeline, enhance
     pipe = load_editing_pipeline("ip2p", device="cuda")      # or magicbrush, tiny, DIR
     image = pipe("make the cat black", image=img, mask=mask).images[0]
-    result = enhance(img, "make the cat black", model="ip2p")
+    result = enhance(img, "make the cat black", EditConfig(model="ip2p"))   # pipelines.config
 
 Names are imported lazily (diffusers is heavy), so `import pipelines` is instant.
 """

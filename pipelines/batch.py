@@ -15,15 +15,17 @@ read.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from bpm_edit.errors import InputError
+from bpm_edit.config import MetricConfig
+from bpm_edit.errors import BPMEditError, InputError
 from bpm_edit.store import JsonlStore
+from bpm_edit.version import code_version
 from pipelines import run
+from pipelines.config import EditConfig
 
 #: The fields of `EnhanceResult.to_dict()` a result record keeps.
 RECORD_FIELDS = ("round1", "round2", "delta", "round2_status", "spec", "flags", "settings")
@@ -31,35 +33,31 @@ RECORD_FIELDS = ("round1", "round2", "delta", "round2_status", "spec", "flags", 
 JOB_FIELDS = frozenset({"image", "instruction", "mask", "seed", "id"})
 
 
-def run_enhance_batch(args: argparse.Namespace) -> int:
-    """Enhance every item of the job file ``args.batch`` into ``args.out``, skipping
-    finished ones; returns the exit status (1 if an item failed this run, else 0)."""
-    run.check_arguments(args)
-    batch = Path(args.batch)
-    if args.image or args.instruction or args.mask:
-        raise InputError("--batch takes images and instructions from the file; "
-                         "drop --image/--instruction/--mask")
+def run_enhance_batch(edit: EditConfig, metric: MetricConfig | None, batch: Path, out: Path,
+                      progress: bool = True) -> int:
+    """Enhance every item of the job file `batch` into `out`, skipping finished ones;
+    returns the exit status (1 if an item failed this run, else 0)."""
     items = read_batch(batch)
-    out = Path(args.out)
     results = JsonlStore(out / "results.jsonl", key="key", default=run.json_default)
-    editor, metric, info = run.load_models(args)
+    editor, bpm, info = run.load_models(edit, metric)
     out.mkdir(parents=True, exist_ok=True)
     from tqdm.auto import tqdm
 
     failures = 0
-    progress = tqdm(items, desc="items", disable=args.quiet)
-    for item in progress:
-        seed = item.get("seed", args.seed)
-        key = item_key(item, seed, args, info)
+    bar = tqdm(items, desc="items", disable=not progress)
+    for item in bar:
+        seed = item.get("seed", edit.seed)
+        key = item_key(item, edit.replace(seed=seed), info, bpm.key(), str(editor.unet.dtype))
         if key in results:
             continue
         try:
-            result = run.enhance_item(args, editor, metric, info, item, seed=seed)
+            result = run.enhance_item(edit, editor, bpm, info, item, seed=seed,
+                                      progress=progress)
             folder = out / "items" / key[:16]
-            files = run.write_outputs(result, folder, item, args)
-        except (ValueError, OSError) as err:
+            files = run.write_outputs(result, folder, item, edit)
+        except (BPMEditError, OSError) as err:
             failures += 1
-            progress.write(f"error: {batch}:{item['line']}: {err}")
+            bar.write(f"error: {batch}:{item['line']}: {err}")
             continue
         results.append_many([{
             "key": key,
@@ -117,26 +115,28 @@ def _resolve(name: str, folder: Path) -> Path:
     return beside if beside.exists() or not candidate.exists() else candidate
 
 
-def item_key(item: dict[str, Any], seed: int, args: argparse.Namespace, info) -> str:
-    """The result key of one item: a content hash of its inputs and the settings that
-    change its result. The one place that decides what a finished record is reused for."""
+def item_key(
+    item: dict[str, Any], edit: EditConfig, info: Any, metric_key: str, editor_dtype: str
+) -> str:
+    """The result key of one item: a content hash of its inputs (image and mask bytes,
+    instruction), the editor's resolved settings, precision (`editor_dtype`, as loaded) and
+    weights (`editor_weights_tag`), the
+    metric's key (`BPM.key`: its settings, weights and code) and the code of
+    the pipelines. The one place that decides what a finished record is reused for."""
+    from pipelines.editing_models import editor_weights_tag
+
     digest = hashlib.sha256()
     digest.update(Path(item["image"]).read_bytes())
     if item["mask"] is not None:
         digest.update(Path(item["mask"]).read_bytes())
     settings = {
         "instruction": item["instruction"],
-        "seed": seed,
-        "model": args.model if info.name not in ("tiny", "random") else info.name,
-        "steps": args.steps,
-        "guidance_scale": args.guidance_scale,
-        "image_guidance_scale": args.image_guidance_scale,
-        "resolution": args.resolution,
-        "mask_options": [args.mask_dilation, args.mask_feather, args.mask_floor,
-                         args.preserve_blend],
-        "device": args.device,
-        "dtype": args.dtype,
-        "metric_models": args.metric_models,
+        "edit": edit.settings(info),
+        "editor": editor_weights_tag(edit.model),
+        "editor_dtype": editor_dtype,
+        "device": edit.device,
+        "metric": metric_key,
+        "code": code_version("bpm_edit", "pipelines"),
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()

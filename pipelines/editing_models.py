@@ -37,6 +37,7 @@ from packaging.version import Version
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from bpm_edit.devices import resolve_device, resolve_dtype
+from bpm_edit.models.weights import weights_tag
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
 #: Stable Diffusion 1.x noise schedule, as in the IP2P repo's scheduler_config.json.
@@ -157,6 +158,25 @@ def load_editing_pipeline(
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(leave=False)
     return pipe
+
+
+def editor_weights_tag(name_or_path: str | os.PathLike) -> str:
+    """Which weights `load_editing_pipeline(name_or_path)` loads, for result keys: the
+    seed of a built-in model, else `weights_tag` of the local directory or of the hub
+    snapshot in the local cache (the repo id alone when it is not cached yet)."""
+    name = str(name_or_path)
+    if name in ("tiny", "random"):
+        return f"{name}: built in code, seed 0"
+    if Path(name).is_dir():
+        return weights_tag(name)
+    repo_id = EDITING_MODELS[name].source if name in EDITING_MODELS else name
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return weights_tag(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError):  # not cached: nothing to tag but the id
+        return f"hub:{repo_id}"
 
 
 def _looks_like_path(name: str) -> bool:

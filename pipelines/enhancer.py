@@ -28,7 +28,6 @@ the same); all rounds and scores use that working-size original.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +37,14 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from bpm_edit.config import MetricConfig
+from bpm_edit.errors import InputError
 from bpm_edit.figures import MARGIN, PANEL, fit, label_font, mask_overlay
 from bpm_edit.images import ImageInput, load_image, load_mask, rms_difference
 from bpm_edit.localization.regions import Regions
+from bpm_edit.metric import BPM
 from bpm_edit.spec import EditSpec
+from pipelines.config import EditConfig
 from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 from pipelines.masks import as_mask_batch, to_latent_mask
@@ -124,86 +127,59 @@ class EnhanceResult:
 def enhance(
     image: ImageInput,
     instruction: str,
-    model: str | MaskGuidedInstructPix2PixPipeline = "ip2p",
+    config: EditConfig | None = None,
     *,
+    pipe: MaskGuidedInstructPix2PixPipeline | None = None,
     model_info: EditingModel | None = None,
-    seed: int = 0,
-    steps: int | None = None,
-    guidance_scale: float | None = None,
-    image_guidance_scale: float | None = None,
-    metric: Any = None,
-    metric_models: str | None = None,
-    metric_options: Mapping[str, Any] | None = None,
-    device: str = "cpu",
-    dtype: Any = None,
-    resolution: int | None = None,
+    metric: BPM | MetricConfig | None = None,
     mask: ImageInput | None = None,
-    mask_dilation: int = 0,
-    mask_feather: int = 0,
-    mask_floor: float = 0.0,
-    preserve_blend: bool = False,
     progress: bool = True,
 ) -> EnhanceResult:
     """Edit `image` by `instruction` twice (plain, then BPM-mask-guided) and score both.
 
-    `model`: a registry name (`ip2p`, `magicbrush`, `tiny`, `random`), a pipeline
-    directory, or a ready `MaskGuidedInstructPix2PixPipeline`. `steps`,
-    `guidance_scale`, `image_guidance_scale` and `resolution` default to the model's
-    registry entry (`model_info` describes a ready pipeline; default: `ip2p`'s entry,
-    so pass `editing_model_info(name)` for a pipeline built from another entry).
-    `metric`: a `bpm_edit.metric.BPM`; by default one is built with `metric_models`
-    ("tiny" for the tiny editor, else "default" = real weights) and `metric_options`
-    (passed to `load_metric_models`, e.g. `{"sam_dtype": "bfloat16"}`); its models are
-    built before round 1, so missing metric weights fail fast.
+    `config` (default `EditConfig()`) says which editor and how: its `model` is a
+    registry name (`ip2p`, `magicbrush`, `tiny`, `random`) or a pipeline directory,
+    loaded here unless `pipe` is a ready `MaskGuidedInstructPix2PixPipeline` (then
+    `model_info` describes it; default: the registry entry of `config.model`). Steps,
+    guidance scales and resolution left None take the model's registry defaults.
+    `metric`: a `bpm_edit.metric.BPM`, or the `MetricConfig` to build one with (default:
+    the "tiny" variant for the tiny editor, else "default" = real weights, on the
+    editor's device); its models are built before round 1, so missing metric weights
+    fail fast.
     `mask`: a known edit mask for the original (path, PIL or array, the original's size,
     non-zero = edit) used as M_all instead of localizing (flag "mask_given"). It is read
     once and handed to round 2 at that size; the pipeline max-pools it to the latent grid
     (`pipelines.masks`), its only resize, so thin objects keep their guidance.
-    The mask options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
+    `config.mask` options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
     """
+    config = config or EditConfig()
     timings: dict[str, float] = {}
     if not isinstance(instruction, str) or not instruction.strip():
-        raise ValueError("instruction is empty: say what to edit, e.g. 'make the cat black'")
+        raise InputError("instruction is empty: say what to edit, e.g. 'make the cat black'")
     instruction = instruction.strip()
     original = load_image(image, "image")
     given_mask = load_mask(mask, original.size, "mask")
     started = time.perf_counter()
-    if isinstance(model, MaskGuidedInstructPix2PixPipeline):
-        pipe, info = model, model_info or editing_model_info("ip2p")
-    else:
-        info = editing_model_info(str(model))
-        pipe = load_editing_pipeline(model, device=device, dtype=dtype)
+    info = model_info or editing_model_info(config.model)
     if info.source == "built in code":
         model_id = f"{info.name} (built in code)"
-    elif model_info is None and pipe is model:
+    elif pipe is not None and model_info is None:
         model_id = pipe.config.get("_name_or_path") or "given pipeline"
     else:
         model_id = info.source
+    if pipe is None:
+        pipe = load_editing_pipeline(config.model, device=config.device, dtype=config.dtype)
     timings["load_editor"] = time.perf_counter() - started
     pipe.set_progress_bar_config(disable=not progress, leave=False)
     settings = {
-        "seed": int(seed),
-        "steps": int(_given_or(steps, info.steps)),
-        "guidance_scale": float(_given_or(guidance_scale, info.guidance_scale)),
-        "image_guidance_scale": float(_given_or(image_guidance_scale, info.image_guidance_scale)),
-        "resolution": int(_given_or(resolution, info.resolution)),
-        "size_multiple": info.size_multiple,
+        **config.settings(info),
         "scheduler": type(pipe.scheduler).__name__,
-        "mask_dilation": mask_dilation,
-        "mask_feather": mask_feather,
-        "mask_floor": mask_floor,
-        "preserve_blend": preserve_blend,
         "dtype": str(pipe.unet.dtype).replace("torch.", ""),
         "device": str(pipe.device),
     }
-    if settings["steps"] < 1:
-        raise ValueError(f"steps must be >= 1, got {settings['steps']}")
-    if metric is None:
-        from bpm_edit.metric import BPM
-
-        metric_models = metric_models or ("tiny" if info.name == "tiny" else "default")
-        metric = BPM(models=metric_models, device=device, model_options=metric_options)
-    settings["metric_models"] = metric_models or "given"
+    if not isinstance(metric, BPM):
+        metric = BPM(metric or default_metric_config(info, config.device))
+    settings["metric"] = metric.settings()
     started = time.perf_counter()
     _ = metric.models  # build the metric's models now, so missing weights fail before any edit
     timings["load_metric"] = time.perf_counter() - started
@@ -253,13 +229,7 @@ def enhance(
     started = time.perf_counter()
     round2_image = None
     if status == ROUND2_RAN:
-        round2_image = editor.edit(
-            mask=mask,
-            mask_dilation=mask_dilation,
-            mask_feather=mask_feather,
-            mask_floor=mask_floor,
-            preserve_blend=preserve_blend,
-        )
+        round2_image = editor.edit(mask=mask, **config.mask.pipeline_kwargs())
     elif status == ROUND2_SAME_AS_ROUND1:
         round2_image = round1_image
     timings["round2_edit"] = time.perf_counter() - started
@@ -293,6 +263,12 @@ def enhance(
         flags=tuple(dict.fromkeys(flags)),
         timings=timings,
     )
+
+
+def default_metric_config(info: EditingModel, device: str) -> MetricConfig:
+    """The metric an enhancement uses when none is given: the tiny models for the tiny
+    editor (offline smoke runs), the real ones otherwise, on the editor's device."""
+    return MetricConfig(models="tiny" if info.name == "tiny" else "default", device=device)
 
 
 # ------------------------------------------------------------------ comparison figure
@@ -381,10 +357,6 @@ def _mask_lines(result: EnhanceResult) -> list[str]:
             if found is not None and found["phrase"]:
                 lines.append(f"{role} '{found['phrase']}': {len(found['boxes'])} found")
     return lines
-
-
-def _given_or(value: Any, default: Any) -> Any:
-    return default if value is None else value
 
 
 def working_size_image(image: Image.Image, resolution: int, multiple: int) -> Image.Image:

@@ -1,14 +1,12 @@
-"""One enhance run from `scripts/enhance.py`'s options: inputs checked before anything
-loads, the editing pipeline and the BPM metric built once, an item enhanced, its files
-written.
+"""One enhance run: inputs checked before anything loads, the editing pipeline and the
+BPM metric built once, an item enhanced, its files written.
 
-`args` is the `argparse.Namespace` of `scripts/enhance.py` (its `build_parser`). The
+Settings come as an `EditConfig` (the editor) and a `MetricConfig` (the metric); the
 batch runner (`pipelines.batch`) reuses every step here for each of its items.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Callable
@@ -16,7 +14,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bpm_edit.config import MetricConfig
 from bpm_edit.errors import InputError
+from pipelines.config import EditConfig
 
 #: The packages whose versions each result.json records.
 PACKAGES = (
@@ -25,31 +25,21 @@ PACKAGES = (
 )
 
 
-def check_arguments(args: argparse.Namespace) -> None:
-    """Numeric options in their domains, before anything is loaded or written."""
-    from pipelines.masks import check_mask_options
-
-    if args.steps is not None and args.steps < 1:
-        raise InputError(f"--steps must be >= 1, got {args.steps}")
-    if args.guidance_scale is not None and args.guidance_scale <= 1:
-        raise InputError(f"--guidance-scale must be > 1 (text guidance), got {args.guidance_scale}")
-    if args.image_guidance_scale is not None and args.image_guidance_scale < 1:
-        raise InputError(f"--image-guidance-scale must be >= 1, got {args.image_guidance_scale}")
-    if args.resolution is not None and args.resolution < 64:
-        raise InputError(f"--resolution must be >= 64 pixels, got {args.resolution}")
-    check_mask_options(dilation=args.mask_dilation, feather=args.mask_feather,
-                       floor=args.mask_floor)
-
-
-def run_enhance_single(args: argparse.Namespace, image: Path, instruction: str) -> int:
-    """Enhance one image (mask from ``args.mask``), write its files into ``args.out`` and
-    print the summary; returns the exit status (0)."""
-    check_arguments(args)
-    inputs = check_item(image, instruction, args.mask, where="")
-    editor, metric, info = load_models(args)
-    out = Path(args.out)
-    result = enhance_item(args, editor, metric, info, inputs)
-    files = write_outputs(result, out, inputs, args)
+def run_enhance_single(
+    edit: EditConfig,
+    metric: MetricConfig | None,
+    image: Path,
+    instruction: str,
+    mask: str | None,
+    out: Path,
+    progress: bool = True,
+) -> int:
+    """Enhance one image, write its files into `out` and print the summary; returns the
+    exit status (0). `metric` None: `enhancer.default_metric_config` for the editor."""
+    inputs = check_item(image, instruction, mask, where="")
+    editor, bpm, info = load_models(edit, metric)
+    result = enhance_item(edit, editor, bpm, info, inputs, progress=progress)
+    files = write_outputs(result, out, inputs, edit)
     print(format_summary(result.to_dict()))
     print(f"wrote {', '.join(sorted(files))} to {out}")
     return 0
@@ -73,51 +63,31 @@ def check_item(image: Path, instruction: Any, mask: str | None, where: str) -> d
     return {"image": image, "instruction": instruction.strip(), "mask": mask_path}
 
 
-def load_models(args: argparse.Namespace):
-    """The editing pipeline and the BPM metric, each built once (fail fast).
-
-    Sets ``args.metric_models`` to the variant used (tiny for ``--model tiny``).
-    """
+def load_models(edit: EditConfig, metric: MetricConfig | None):
+    """The editing pipeline, the BPM metric and the editor's registry entry, each built
+    once (fail fast: missing weights are reported before any edit)."""
     from bpm_edit.metric import BPM
     from pipelines.editing_models import editing_model_info, load_editing_pipeline
+    from pipelines.enhancer import default_metric_config
 
-    info = editing_model_info(args.model)
-    editor = load_editing_pipeline(args.model, device=args.device, dtype=args.dtype)
-    variant = args.metric_models or ("tiny" if info.name == "tiny" else "default")
-    options = {"sam_dtype": args.sam_dtype, "detection_size": args.detection_size}
-    metric = BPM(models=variant, device=args.device,
-                 model_options={k: v for k, v in options.items() if v is not None})
-    _ = metric.models  # missing metric weights: fail now, before any edit
-    args.metric_models = variant
-    return editor, metric, info
+    info = editing_model_info(edit.model)
+    bpm = BPM(metric or default_metric_config(info, edit.device))
+    editor = load_editing_pipeline(edit.model, device=edit.device, dtype=edit.dtype)
+    _ = bpm.models
+    return editor, bpm, info
 
 
-def enhance_item(args, editor, metric, info, inputs: dict[str, Any], seed: int | None = None):
-    """`pipelines.enhancer.enhance` of one checked item with the run's settings."""
+def enhance_item(edit: EditConfig, editor, bpm, info, inputs: dict[str, Any],
+                 seed: int | None = None, progress: bool = True):
+    """`pipelines.enhancer.enhance` of one checked item (`seed` overrides the config's)."""
     from pipelines.enhancer import enhance
 
-    return enhance(
-        inputs["image"],
-        inputs["instruction"],
-        editor,
-        model_info=info,
-        seed=args.seed if seed is None else seed,
-        steps=args.steps,
-        guidance_scale=args.guidance_scale,
-        image_guidance_scale=args.image_guidance_scale,
-        metric=metric,
-        metric_models=args.metric_models,
-        resolution=args.resolution,
-        mask=inputs["mask"],
-        mask_dilation=args.mask_dilation,
-        mask_feather=args.mask_feather,
-        mask_floor=args.mask_floor,
-        preserve_blend=args.preserve_blend,
-        progress=not args.quiet,
-    )
+    config = edit if seed is None else edit.replace(seed=seed)
+    return enhance(inputs["image"], inputs["instruction"], config, pipe=editor,
+                   model_info=info, metric=bpm, mask=inputs["mask"], progress=progress)
 
 
-def write_outputs(result, out: Path, inputs: dict[str, Any], args) -> list[str]:
+def write_outputs(result, out: Path, inputs: dict[str, Any], edit: EditConfig) -> list[str]:
     """Write the images and result.json into `out` (each file atomically)."""
     from PIL import Image
 
@@ -138,7 +108,7 @@ def write_outputs(result, out: Path, inputs: dict[str, Any], args) -> list[str]:
         },
         "files": sorted([*files, "result.json"]),
         "package_versions": package_versions(),
-        "command": {"model": args.model, "device": args.device, "dtype": args.dtype},
+        "command": {"model": edit.model, "device": edit.device, "dtype": edit.dtype},
     }
     text = json.dumps(record, indent=2, default=json_default)
     _atomic_write(out / "result.json", lambda path: Path(path).write_text(text + "\n"))

@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
-from bpm_edit.errors import InputError  # noqa: E402
-from bpm_edit.models.registry import VARIANTS  # noqa: E402
+from bpm_edit.config import MetricConfig  # noqa: E402
+from bpm_edit.errors import InputError, run_command  # noqa: E402
+from pipelines.config import EditConfig  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEFAULT_IMAGE = EXAMPLES / "chelsea.jpg"
@@ -48,29 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Edit an image twice: plainly, then with BPM region-masked text guidance, "
         "and score both rounds.",
     )
-    parser.add_argument("--model", default="ip2p", help="ip2p | magicbrush | tiny | random | DIR")
     parser.add_argument("--image", help=f"input image (default: {DEFAULT_IMAGE.name} example)")
     parser.add_argument("--instruction", help="edit instruction (default: the example's)")
     parser.add_argument("--mask", help="known edit mask for the image (skips localization)")
     parser.add_argument("--batch", help="JSONL file, one {image, instruction} object per line")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
-    parser.add_argument("--guidance-scale", type=float, help="text guidance s_T")
-    parser.add_argument("--image-guidance-scale", type=float, help="image guidance s_I")
-    parser.add_argument("--resolution", type=int, help="working size: long side in pixels")
-    parser.add_argument("--mask-dilation", type=int, default=0, help="latent pixels")
-    parser.add_argument("--mask-feather", type=int, default=0, help="latent pixels")
-    parser.add_argument("--mask-floor", type=float, default=0.0, help="text guidance outside M")
-    parser.add_argument(
-        "--preserve-blend", action="store_true", help="also paste the noised original outside M"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
-    parser.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
-    parser.add_argument("--metric-models", choices=VARIANTS, help="BPM model variant")
-    parser.add_argument("--sam-dtype", choices=FLOAT_DTYPES,
-                        help="BPM: SAM autocast precision (speed option, see BENCHMARKS.md)")
-    parser.add_argument("--detection-size", type=int, metavar="PX",
-                        help="BPM: detector working shortest edge (default 800)")
     parser.add_argument("--out", default="enhance-output", help="output folder")
     parser.add_argument(
         "--threads",
@@ -79,39 +60,45 @@ def build_parser() -> argparse.ArgumentParser:
         "to gain from threads and lose a lot to contention; otherwise torch's default)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    EditConfig.add_arguments(parser.add_argument_group("editor"))
+    MetricConfig.add_arguments(parser.add_argument_group("metric (BPM)"),
+                               models_flag="--metric-models", dtype_flag="--metric-dtype",
+                               device=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_command("enhance.py", lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
     import torch
 
+    from pipelines.batch import run_enhance_batch
+    from pipelines.editing_models import editing_model_info
+    from pipelines.enhancer import default_metric_config
+    from pipelines.run import run_enhance_single
+
+    edit = EditConfig.from_args(args)  # every setting checked before anything loads
+    models = args.metric_models or default_metric_config(
+        editing_model_info(edit.model), edit.device).models
+    metric = MetricConfig.from_args(args, models=models, device=edit.device)
     threads = args.threads if args.threads is not None else (1 if args.model == "tiny" else None)
     if threads is not None:
         if threads < 1:
-            print(f"error: --threads must be >= 1, got {threads}", file=sys.stderr)
-            return 2
+            raise InputError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
-    from bpm_edit.devices import DeviceError
-    from bpm_edit.images import ImageError
-    from bpm_edit.spec import SpecError
-    from pipelines.batch import run_enhance_batch
-    from pipelines.editing_models import EditingModelError
-    from pipelines.masks import MaskError
-    from pipelines.run import run_enhance_single
-
-    clear_errors = (
-        InputError, EditingModelError, DeviceError, ImageError, MaskError, SpecError, OSError
-    )
-    try:
-        if args.batch:
-            return run_enhance_batch(args)
-        image = Path(args.image) if args.image else DEFAULT_IMAGE
-        instruction = args.instruction if args.instruction is not None else DEFAULT_INSTRUCTION
-        return run_enhance_single(args, image, instruction)
-    except clear_errors as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    out = Path(args.out)
+    if args.batch:
+        if args.image or args.instruction or args.mask:
+            raise InputError("--batch takes images and instructions from the file; "
+                             "drop --image/--instruction/--mask")
+        return run_enhance_batch(edit, metric, Path(args.batch), out, progress=not args.quiet)
+    image = Path(args.image) if args.image else DEFAULT_IMAGE
+    instruction = args.instruction if args.instruction is not None else DEFAULT_INSTRUCTION
+    return run_enhance_single(edit, metric, image, instruction, args.mask, out,
+                              progress=not args.quiet)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bpm_edit.config import MetricConfig
 from bpm_edit.errors import InputError
 from bpm_edit.store import StoreError
 from pipelines import batch, run
+from pipelines.config import EditConfig
 from pipelines.editing_models import editing_model_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,20 +49,23 @@ def jobs(tmp_path) -> Path:
 
 
 def options(script, jobs: Path, out: Path):
-    return script.build_parser().parse_args(
+    """`run_enhance_batch`'s arguments as scripts/enhance.py builds them."""
+    args = script.build_parser().parse_args(
         ["--model", "tiny", "--batch", str(jobs), "--out", str(out), "--quiet"])
+    return EditConfig.from_args(args), MetricConfig.from_args(args, models="tiny"), jobs, out, False
 
 
 def counting(monkeypatch, calls: list[str], fail_on: str | None = None, crash_on: int = 0):
-    """Wrap `run.enhance_item`: record each item's image name; raise ValueError for
-    `fail_on`; raise KeyboardInterrupt (a kill) on call number `crash_on` (1-based)."""
+    """Wrap `run.enhance_item`: record each item's image name; fail `fail_on` with an
+    InputError (as a bad item does); raise KeyboardInterrupt (a kill) on call number
+    `crash_on` (1-based)."""
     def wrapped(*args, **kwargs):
         name = args[4]["image"].name
         calls.append(name)
         if len(calls) == crash_on:
             raise KeyboardInterrupt
         if name == fail_on:
-            raise ValueError("the editor gave up")
+            raise InputError("the editor gave up")
         return REAL_ENHANCE_ITEM(*args, **kwargs)
 
     monkeypatch.setattr(run, "enhance_item", wrapped)
@@ -73,7 +78,7 @@ def test_resume_after_a_crash_cuts_the_torn_line_and_redoes_only_the_unfinished_
     calls: list[str] = []
     counting(monkeypatch, calls, crash_on=2)
     with pytest.raises(KeyboardInterrupt):
-        batch.run_enhance_batch(options(script, jobs, out))
+        batch.run_enhance_batch(*options(script, jobs, out))
     results = out / "results.jsonl"
     assert len(results.read_text().splitlines()) == 1
     with open(results, "a") as handle:
@@ -81,7 +86,7 @@ def test_resume_after_a_crash_cuts_the_torn_line_and_redoes_only_the_unfinished_
 
     calls.clear()
     counting(monkeypatch, calls)
-    assert batch.run_enhance_batch(options(script, jobs, out)) == 0
+    assert batch.run_enhance_batch(*options(script, jobs, out)) == 0
     assert calls == ["blue.png"]  # item 1 was finished and is not redone
     lines = results.read_text().splitlines()
     assert len(lines) == 2  # the torn line was cut away, the file is valid JSONL again
@@ -92,7 +97,7 @@ def test_resume_after_a_crash_cuts_the_torn_line_and_redoes_only_the_unfinished_
         assert sorted(p.name for p in (out / record["folder"]).iterdir()) == OUTPUT_FILES
 
     calls.clear()
-    assert batch.run_enhance_batch(options(script, jobs, out)) == 0
+    assert batch.run_enhance_batch(*options(script, jobs, out)) == 0
     assert calls == []  # everything done: nothing recomputed, nothing appended
     assert results.read_text().splitlines() == lines
 
@@ -103,13 +108,13 @@ def test_a_failing_item_is_reported_by_file_and_line_and_retried_next_run(
     out = tmp_path / "out"
     calls: list[str] = []
     counting(monkeypatch, calls, fail_on="red.png")
-    assert batch.run_enhance_batch(options(script, jobs, out)) == 1
+    assert batch.run_enhance_batch(*options(script, jobs, out)) == 1
     captured = capsys.readouterr()
     assert f"error: {jobs}:1: the editor gave up" in captured.out  # tqdm.write: stdout
     assert "1 finished item(s)" in captured.out
     calls.clear()
     counting(monkeypatch, calls)
-    assert batch.run_enhance_batch(options(script, jobs, out)) == 0
+    assert batch.run_enhance_batch(*options(script, jobs, out)) == 0
     assert calls == ["red.png"]
 
 
@@ -121,9 +126,9 @@ def test_a_corrupt_results_line_is_an_error_before_any_model_loads(
     results = out / "results.jsonl"
     content = '{"key": "a"}\nnot json\n{"key": "b"}\n'
     results.write_text(content)
-    monkeypatch.setattr(run, "load_models", lambda args: pytest.fail("models loaded"))
+    monkeypatch.setattr(run, "load_models", lambda *args: pytest.fail("models loaded"))
     with pytest.raises(StoreError, match=r"results.jsonl, line 2: not valid JSON"):
-        batch.run_enhance_batch(options(script, jobs, out))
+        batch.run_enhance_batch(*options(script, jobs, out))
     argv = ["--model", "tiny", "--batch", str(jobs), "--out", str(out), "--quiet"]
     assert script.main(argv) == 2
     assert f"error: {results}, line 2: not valid JSON" in capsys.readouterr().err
@@ -170,14 +175,51 @@ def test_read_batch_refuses_a_missing_or_empty_file(tmp_path):
         batch.read_batch(empty)
 
 
-def test_item_key_follows_the_inputs_and_the_seed(script, jobs, tmp_path):
-    args = options(script, jobs, tmp_path / "out")
-    args.metric_models = "tiny"
-    info = editing_model_info("tiny")
+def test_item_key_follows_the_inputs_and_the_seed(jobs):
+    edit, metric, info = EditConfig(model="tiny"), MetricConfig(models="tiny"), \
+        editing_model_info("tiny")
     red, blue = batch.read_batch(jobs)
-    key = batch.item_key(red, 0, args, info)
-    assert batch.item_key(red, 0, args, info) == key and len(key) == 64
-    assert batch.item_key(red, 1, args, info) != key
-    assert batch.item_key({**red, "instruction": "other"}, 0, args, info) != key
-    assert batch.item_key({**red, "image": blue["image"]}, 0, args, info) != key
-    assert batch.item_key({**red, "mask": blue["image"]}, 0, args, info) != key
+
+    def key(item=red, edit=edit, metric=metric, dtype="torch.float32"):
+        return batch.item_key(item, edit, info, metric.key(), dtype)
+
+    first = key()
+    assert key() == first and len(first) == 64
+    assert key(edit=edit.replace(seed=1)) != first
+    assert key({**red, "instruction": "other"}) != first
+    assert key({**red, "image": blue["image"]}) != first
+    assert key({**red, "mask": blue["image"]}) != first
+    assert key(dtype="torch.float16") != first
+
+
+@pytest.mark.parametrize("changes", [
+    {"sam_dtype": "bfloat16"}, {"detection_size": 512}, {"parser": "openai", "parser_options": {
+        "base_url": "http://localhost:8000/v1", "model": "m"}}, {"alpha": 0.5},
+])
+def test_item_key_follows_every_metric_setting(jobs, changes):
+    """The old key left out the metric's SAM precision, detection size, parser and
+    weights: a batch rerun with --sam-dtype bfloat16 reused float32 records."""
+    red, _ = batch.read_batch(jobs)
+    info, edit = editing_model_info("tiny"), EditConfig(model="tiny")
+    metric = MetricConfig(models="tiny")
+    assert batch.item_key(red, edit, info, metric.replace(**changes).key(), "f32") != \
+        batch.item_key(red, edit, info, metric.key(), "f32")
+
+
+def test_item_key_follows_the_metric_weights_and_the_editor_directory(jobs, tmp_path):
+    red, _ = batch.read_batch(jobs)
+    info = editing_model_info("tiny")
+    sam = tmp_path / "sam.pth"
+    sam.write_bytes(b"x")
+    plain = MetricConfig(models="tiny")
+    edit = EditConfig(model="tiny")
+    assert batch.item_key(red, edit, info, plain.replace(weights={"sam": sam}).key(), "f32") != \
+        batch.item_key(red, edit, info, plain.key(), "f32")
+    editor_dir = tmp_path / "editor"
+    editor_dir.mkdir()
+    (editor_dir / "model_index.json").write_text("{}")
+    other = EditConfig(model=str(editor_dir))
+    info = editing_model_info(str(editor_dir))
+    first = batch.item_key(red, other, info, plain.key(), "f32")
+    (editor_dir / "model_index.json").write_text('{"changed": 1}')
+    assert batch.item_key(red, other, info, plain.key(), "f32") != first

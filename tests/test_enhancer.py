@@ -17,7 +17,8 @@ from bpm_edit.images import ImageError
 from bpm_edit.metric import BPM
 from bpm_edit.models.detection import Detections
 from bpm_edit.models.registry import load_metric_models
-from pipelines.editing_models import build_tiny_pipeline, editing_model_info
+from pipelines.config import EditConfig
+from pipelines.editing_models import build_tiny_pipeline
 from pipelines.enhancer import (
     ROUND2_RAN,
     ROUND2_SAME_AS_ROUND1,
@@ -58,8 +59,8 @@ def photo():
 
 
 def run(photo, instruction, editor, metric, **kwargs):
-    kwargs.setdefault("model_info", editing_model_info("tiny"))
-    return enhance(photo, instruction, editor, metric=metric, progress=False, **kwargs)
+    return enhance(photo, instruction, EditConfig(model="tiny"), pipe=editor, metric=metric,
+                   progress=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +197,7 @@ def test_script_with_tiny_model_writes_every_file(script, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == OUTPUT_FILES
     record = json.loads((out / "result.json").read_text())
     assert record["instruction"] == script.DEFAULT_INSTRUCTION
-    assert record["settings"]["metric_models"] == "tiny"
+    assert record["settings"]["metric"]["models"] == "tiny"
     assert record["model"]["id"] == "tiny (built in code)"
     assert record["round2_status"] == ROUND2_RAN
     assert set(record["delta"]) == set(SCORE_KEYS)

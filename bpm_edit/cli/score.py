@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bpm_edit.devices import FLOAT_DTYPES
-from bpm_edit.models.registry import DETECTOR_BACKENDS, VARIANTS, WEIGHT_KEYS
-from bpm_edit.parsing import PARSER_NAMES
+from bpm_edit.config import MetricConfig
+from bpm_edit.errors import InputError
 
 EPILOG = """\
 Output: one JSON object with s_modify, s_preserve, s_size, s_position, s_semantic,
@@ -42,29 +41,7 @@ def register(subparsers: Any) -> None:
     what.add_argument("--spec", help="a JSON file with an EditSpec (as `bpm-edit parse` prints)")
     command.add_argument("--mask-original", help="mask of the edited object in the original")
     command.add_argument("--mask-edited", help="mask of the edited object in the edited image")
-    command.add_argument("--models", default="default", choices=VARIANTS,
-                         help="model weights: real (default), tiny or full-size random")
-    command.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    command.add_argument("--dtype", default=None, choices=FLOAT_DTYPES,
-                         help="inference precision (default float32)")
-    command.add_argument("--parser", default="rules", choices=PARSER_NAMES,
-                         help="instruction parser for --instruction (default rules)")
-    command.add_argument("--alpha", type=float, default=0.7,
-                         help="weight of S_semantic against S_region (default 0.7)")
-    command.add_argument("--detector-backend", default="transformers",
-                         choices=DETECTOR_BACKENDS)
-    command.add_argument("--clip-model", default="ViT-L-14",
-                         help="open_clip architecture[/tag] (default ViT-L-14, openai weights)")
-    command.add_argument("--sam-model", default="vit_h", help="SAM size: vit_h, vit_l or vit_b")
-    command.add_argument("--sam-dtype", choices=FLOAT_DTYPES,
-                         help="SAM autocast precision if not --dtype (speed option, e.g. "
-                              "bfloat16 on CPUs with avx512_bf16; see BENCHMARKS.md)")
-    command.add_argument("--detection-size", type=int, metavar="PX",
-                         help="detector working shortest edge (default 800; smaller is "
-                              "faster, see BENCHMARKS.md)")
-    for key, flag in WEIGHT_KEYS.items():
-        command.add_argument(flag, dest=f"weights_{key}", metavar="PATH",
-                             help=f"local copy of the {key.replace('_', ' ')} weights")
+    MetricConfig.add_arguments(command)
     command.add_argument("--out", help="directory for result.json and report.png")
     command.set_defaults(run=run)
 
@@ -75,15 +52,15 @@ def read_spec_file(path: str) -> Any:
 
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"--spec: file not found: {file}")
+        raise InputError(f"--spec: file not found: {file}")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"--spec: {file} is not valid JSON ({err})") from err
+        raise InputError(f"--spec: {file} is not valid JSON ({err})") from err
     try:
         return EditSpec.from_dict(data)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"--spec: {file}: {err}") from err
+        raise InputError(f"--spec: {file}: {err}") from err
 
 
 def edited_mask(
@@ -121,19 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from bpm_edit.localization.regions import Regions
     from bpm_edit.metric import BPM
 
-    weights = {key: getattr(args, f"weights_{key}")
-               for key in ("clip", "sam", "detector", "detector_tokenizer")
-               if getattr(args, f"weights_{key}")}
-    model_options: dict[str, Any] = {"detector_backend": args.detector_backend,
-                                     "clip_model": args.clip_model, "sam_model": args.sam_model}
-    if weights:
-        model_options["weights"] = weights
-    if args.sam_dtype:
-        model_options["sam_dtype"] = args.sam_dtype
-    if args.detection_size is not None:
-        model_options["detection_size"] = args.detection_size
-    metric = BPM(models=args.models, device=args.device, dtype=args.dtype, alpha=args.alpha,
-                 parser=args.parser, model_options=model_options)
+    metric = BPM(MetricConfig.from_args(args))
     original = load_image(args.original, "--original")
     edited = load_image(args.edited, "--edited")
     spec = read_spec_file(args.spec) if args.spec else metric.parse(args.instruction)

@@ -44,18 +44,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bpm_edit.config import MetricConfig
+from bpm_edit.errors import ConfigError
 from evaluation.metrics.base import (
     MODEL_VARIANTS,
     EditMetric,
     FatalMetricError,
     ImageCache,
     MetricOutput,
-    file_tag,
     finite_or_none,
     load_pair,
     to_float,
 )
-from evaluation.metrics.bpm import BPM_COMPONENTS, SPEED_ONLY_OPTIONS, BPMMetric
+from evaluation.metrics.bpm import BPM_COMPONENTS, BPMMetric
 from evaluation.metrics.clip import (
     ClipFeatures,
     ClipImageMetric,
@@ -68,9 +69,9 @@ from evaluation.metrics.pixel import L2Metric
 #: The names other modules import from the package (defined in its modules).
 __all__ = [
     "BPM_COMPONENTS", "METRIC_ALIASES", "METRIC_CHOICES", "MODEL_VARIANTS",
-    "SPEED_ONLY_OPTIONS", "BPMMetric", "ClipFeatures", "ClipImageMetric", "ClipSumMetric",
+    "BPMMetric", "ClipFeatures", "ClipImageMetric", "ClipSumMetric",
     "ClipTextMetric", "EditMetric", "FatalMetricError", "ImageCache", "L2Metric",
-    "MetricOutput", "build_metrics", "file_tag", "finite_or_none", "load_clip_features",
+    "MetricOutput", "build_metrics", "finite_or_none", "load_clip_features",
     "load_pair", "parse_metric_names", "to_float",
 ]  # fmt: skip
 
@@ -112,43 +113,40 @@ def parse_metric_names(names: str | Sequence[str]) -> list[str]:
         key = METRIC_ALIASES.get(key, key)
         if key not in METRIC_CHOICES:
             choices = ", ".join(METRIC_CHOICES)
-            raise ValueError(f"unknown metric {name.strip()!r}; choose from: {choices}")
+            raise ConfigError(f"unknown metric {name.strip()!r}; choose from: {choices}")
         if key not in result:
             result.append(key)
     if not result:
-        raise ValueError(f"no metric given; choose from: {', '.join(METRIC_CHOICES)}")
+        raise ConfigError(f"no metric given; choose from: {', '.join(METRIC_CHOICES)}")
     return result
 
 
 def build_metrics(
     names: str | Sequence[str],
-    models: str = "default",
-    device: str = "cpu",
-    dtype: Any = None,
+    config: MetricConfig | None = None,
     weights: Mapping[str, str | Path] | None = None,
     vlm_options: Mapping[str, Any] | None = None,
-    bpm_options: Mapping[str, Any] | None = None,
     use_dataset_masks: bool = False,
-    clip_model: str = "ViT-L-14",
 ) -> list[EditMetric]:
-    """Build the metrics `names` (see `METRIC_CHOICES`) with `models` weights.
+    """Build the metrics `names` (see `METRIC_CHOICES`).
 
-    `weights` maps a `WeightSpec.key` to a local path (e.g. `{"dino": "/w/dino-vits16"}`);
-    `vlm_options` go to `VLMJudge` (base_url, model, api_key, ...); `bpm_options` to
-    `bpm_edit.metric.BPM`. `clip_model` is the open_clip architecture (optionally
-    "ARCH/TAG") of the CLIP baselines, ViT-L-14 / openai by default as in the paper.
-    Models shared by several metrics (CLIP) are built once.
+    `config` (default `MetricConfig()`) is BPM's configuration, and gives every
+    baseline its weight variant (`models`), device, precision and CLIP (`clip_model`,
+    `weights["clip"]`: the CLIP baselines and BPM's S_modify see one CLIP). `weights`
+    maps the baselines' own `WeightSpec.key`s to local paths (e.g.
+    `{"dino": "/w/dino-vits16"}`); `vlm_options` go to `VLMJudge` (base_url, model,
+    api_key, ...). Models shared by several metrics (CLIP) are built once.
     """
-    if models not in MODEL_VARIANTS:
-        raise ValueError(f"unknown models variant {models!r}; choose from: {MODEL_VARIANTS}")
+    config = config or MetricConfig()
+    models, device, dtype = config.models, config.device, config.dtype
     canonical = parse_metric_names(names)
     weights = dict(weights or {})
     shared: dict[str, Any] = {}
 
     def clip() -> ClipFeatures:
         if "clip" not in shared:
-            shared["clip"] = load_clip_features(models, device, dtype, clip_model,
-                                                weights.get("clip"))
+            shared["clip"] = load_clip_features(models, device, dtype, config.clip_model,
+                                                dict(config.weights).get("clip"))
         return shared["clip"]
 
     builders: dict[str, Callable[[], EditMetric]] = {
@@ -159,7 +157,7 @@ def build_metrics(
         "lpips": lambda: _lpips(models, device, weights),
         "dino": lambda: _dino(models, device, dtype, weights),
         "vlm": lambda: _vlm(vlm_options),
-        "bpm": lambda: _bpm(models, device, dtype, weights, bpm_options, use_dataset_masks),
+        "bpm": lambda: _bpm(config, use_dataset_masks),
     }
     return [builders[name]() for name in canonical]
 
@@ -181,29 +179,14 @@ def _vlm(options: Mapping[str, Any] | None) -> EditMetric:
 
     options = dict(options or {})
     if not options.get("base_url") or not options.get("model"):
-        raise ValueError(
+        raise ConfigError(
             "the vlm metric needs an OpenAI-compatible endpoint: give its base URL and "
             "model name (scripts/evaluate.py --vlm-url URL --vlm-model NAME)"
         )
     return VLMJudge(**options)
 
 
-def _bpm(
-    models: str,
-    device: str,
-    dtype: Any,
-    weights: Mapping[str, Any],
-    options: Mapping[str, Any] | None,
-    use_dataset_masks: bool,
-) -> EditMetric:
+def _bpm(config: MetricConfig, use_dataset_masks: bool) -> EditMetric:
     from bpm_edit.metric import BPM
 
-    options = dict(options or {})
-    model_options = dict(options.pop("model_options", {}) or {})
-    from bpm_edit.models.registry import WEIGHT_KEYS
-
-    metric_weights = {k: v for k, v in weights.items() if k in WEIGHT_KEYS}
-    if metric_weights:
-        model_options.setdefault("weights", metric_weights)
-    bpm = BPM(models=models, device=device, dtype=dtype, model_options=model_options, **options)
-    return BPMMetric(bpm, models, use_dataset_masks=use_dataset_masks)
+    return BPMMetric(BPM(config), use_dataset_masks=use_dataset_masks)

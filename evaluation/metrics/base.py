@@ -1,6 +1,6 @@
 """What every baseline metric shares: the `EditMetric` protocol, `MetricOutput`,
 `FatalMetricError`, and reading an item's images once per batch (`load_pair`, a small
-decoded-image cache), plus `file_tag` for weight files in result keys.
+decoded-image cache).
 
 The metric families (`pixel`, `clip`, `lpips`, `dino`, `vlm_judge`, `bpm`) import this
 module; the package `evaluation.metrics` names and builds them.
@@ -8,7 +8,6 @@ module; the package `evaluation.metrics` names and builds them.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -127,15 +126,3 @@ def to_float(image: Image.Image) -> np.ndarray:
     """`(H, W, 3)` float64 array in 0..1."""
     return np.asarray(image, dtype=np.float64) / 255.0
 
-
-def file_tag(path: str | Path | None) -> str | None:
-    """Name, size and sha256 of the first MiB of a weights file (a directory: its name),
-    enough to tell two weight files apart in a result key without hashing gigabytes."""
-    if path is None:
-        return None
-    path = Path(path)
-    if path.is_dir():
-        return path.name
-    with open(path, "rb") as handle:
-        head = hashlib.sha256(handle.read(1 << 20)).hexdigest()[:16]
-    return f"{path.name}:{path.stat().st_size}:{head}"

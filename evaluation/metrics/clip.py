@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from evaluation.items import EditItem
-from evaluation.metrics.base import MetricOutput, file_tag, load_pair
+from evaluation.metrics.base import MetricOutput, load_pair
 
 
 class ClipFeatures:
@@ -153,7 +153,7 @@ def load_clip_features(
     from bpm_edit.devices import resolve_device, resolve_dtype
     from bpm_edit.models.clip import clip_choice, load_clip_encoder
     from bpm_edit.models.registry import SEEDS
-    from bpm_edit.models.weights import resolve_weights
+    from bpm_edit.models.weights import resolve_weights, weights_tag
 
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
@@ -165,9 +165,10 @@ def load_clip_features(
     elif choice is None:
         if weights_path is not None:
             path = Path(weights_path)
-        description = {"model": "tiny", "weights": file_tag(weights_path)}
+        description = {"model": "tiny"}
     else:
         description = {"model": choice.architecture}
+    description["weights"] = weights_tag(path) if path is not None else f"random:{SEEDS['clip']}"
     description.update(variant=models, dtype=str(torch_dtype).removeprefix("torch."))
     encoder = load_clip_encoder(choice, path, torch_device, torch_dtype, seed=SEEDS["clip"])
     return ClipFeatures(encoder, description)

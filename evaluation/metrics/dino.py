@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bpm_edit.models.weights import WeightSpec, resolve_weights
+from bpm_edit.models.weights import WeightSpec, resolve_weights, weights_tag
 from evaluation.items import EditItem
 from evaluation.metrics.base import MODEL_VARIANTS, MetricOutput, load_pair
 
@@ -95,11 +95,15 @@ class DINOMetric:
         from bpm_edit.devices import resolve_device, resolve_dtype
 
         resolve_device(device)
-        model = build_dino(variant, (weights or {}).get("dino"))
+        folder = None
+        if variant == "default":
+            folder = resolve_weights(DINO_WEIGHTS, (weights or {}).get("dino"))
+        model = build_dino(variant, folder)
         description = {
             "model": DINO_WEIGHTS.repo_id if variant != "tiny" else "tiny-vit",
             "variant": variant,
             "dtype": str(resolve_dtype(dtype)).removeprefix("torch."),
+            "weights": weights_tag(folder) if folder is not None else f"random:{SEED}",
         }
         return cls(model, description, device, dtype)
 

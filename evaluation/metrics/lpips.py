@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from bpm_edit.models.weights import WeightSpec, resolve_weights
+from bpm_edit.models.weights import WeightSpec, resolve_weights, weights_tag
 from evaluation.items import EditItem
-from evaluation.metrics.base import MODEL_VARIANTS, MetricOutput, file_tag, load_pair, to_float
+from evaluation.metrics.base import MODEL_VARIANTS, MetricOutput, load_pair, to_float
 
 #: torchvision's ImageNet AlexNet, whose feature trunk LPIPS uses.
 ALEXNET_WEIGHTS = WeightSpec(
@@ -167,7 +167,7 @@ class LPIPSMetric:
         weights = dict(weights or {})
         lin_path = weights.get("lpips_lin")
         lin_path = Path(lin_path) if lin_path is not None else packaged_lin_weights()
-        trunk_state = None
+        trunk_state, trunk_path = None, None
         if variant == "default":
             if lin_path is None:
                 lin_path = resolve_weights(LIN_WEIGHTS)
@@ -176,7 +176,8 @@ class LPIPSMetric:
         network = build_lpips_network(trunk_state, lin_path)
         description = {
             "net": "alex", "version": "0.1", "variant": variant,
-            "lin": file_tag(lin_path) if lin_path is not None else f"random:{SEED}",
+            "lin": weights_tag(lin_path) if lin_path is not None else f"random:{SEED}",
+            "trunk": weights_tag(trunk_path) if trunk_path is not None else f"random:{SEED}",
         }
         return cls(network, description, device)
 
