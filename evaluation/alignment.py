@@ -23,10 +23,12 @@ records (one per item and metric). On it:
 - `alpha_sweep`: BPM recomputed as alpha * S_semantic + (1 - alpha) * S_region from the
   stored components for alpha = 0, 0.1, ..., 1, and its alignment per alpha (Table 9).
 
-Scores are oriented so that higher is better before comparing: metrics in
-`LOWER_IS_BETTER` (distances) are negated; a record may also say
-`"higher_is_better": false`. Component scores are exposed as metrics named
-`"<metric>.<component>"` (e.g. `bpm.s_preserve`), higher is better.
+Scores are oriented so that higher is better before comparing: a record's
+`"higher_is_better"` if it carries one, else the direction the metric declares
+(`evaluation.metrics.higher_is_better`: distances such as `l2` and `lpips` are negated).
+Component scores are exposed as metrics named `"<metric>.<component>"` (e.g.
+`bpm.s_preserve`), oriented by the same registry (every component today is higher is
+better).
 """
 
 from __future__ import annotations
@@ -43,10 +45,9 @@ from scipy import stats
 
 from bpm_edit.store import StoreError
 from evaluation.items import EditItem
+from evaluation.metrics import LOWER_IS_BETTER as LOWER_IS_BETTER  # scripts/alignment.py's default
+from evaluation.metrics import higher_is_better
 from evaluation.runner import read_records
-
-#: Metrics whose lower values are better (distances). Matched case-insensitively.
-LOWER_IS_BETTER = frozenset({"l2", "lpips"})
 
 #: The authors' model pairs for the 4-model local set, by 1-based model index.
 AUTHORS_LOCAL_PAIRS = ((1, 2), (1, 3), (2, 3), (4, 3), (4, 2), (4, 1))
@@ -141,13 +142,21 @@ def _finite(value: Any) -> float:
 def build_sheet(
     items: Iterable[EditItem],
     records: Iterable[Mapping[str, Any]],
-    lower_is_better: Iterable[str] = LOWER_IS_BETTER,
+    lower_is_better: Iterable[str] | None = None,
 ) -> ScoreSheet:
     """Join items and result records by `item_id`. A later record for the same (item,
     metric) replaces an earlier one (counted in `duplicate_records`); records for items
     not in the dataset are counted in `unmatched_records`. Each numeric component becomes
-    a metric `"<metric>.<component>"`."""
-    lower = {name.lower() for name in lower_is_better}
+    a metric `"<metric>.<component>"`.
+
+    A metric's direction is its first record's `"higher_is_better"`, else the declared
+    one (`evaluation.metrics.higher_is_better`); `lower_is_better` (names, matched
+    case-insensitively) replaces the declared directions of the top-level metrics."""
+    lower = None if lower_is_better is None else {name.lower() for name in lower_is_better}
+
+    def declared(metric: str) -> bool:
+        return higher_is_better(metric) if lower is None else metric.lower() not in lower
+
     sheet = ScoreSheet(items={item.item_id: item for item in items})
     seen: set[tuple[str, str]] = set()
     for number, record in enumerate(records, start=1):
@@ -163,7 +172,7 @@ def build_sheet(
         seen.add((item_id, metric))
         if metric not in sheet.higher_is_better:
             sheet.higher_is_better[metric] = bool(
-                record.get("higher_is_better", metric.lower() not in lower))
+                record.get("higher_is_better", declared(metric)))
         sheet.scores.setdefault(item_id, {})[metric] = _finite(record.get("score"))
         components = record.get("components") or {}
         numeric = {name: _finite(value) for name, value in components.items()
@@ -171,7 +180,7 @@ def build_sheet(
         sheet.components.setdefault(item_id, {})[metric] = numeric
         for name, value in numeric.items():
             derived = f"{metric}.{name}"
-            sheet.higher_is_better.setdefault(derived, True)
+            sheet.higher_is_better.setdefault(derived, higher_is_better(derived))
             sheet.scores[item_id][derived] = value
     return sheet
 

@@ -27,9 +27,8 @@ from typing import Any
 
 from PIL import Image
 
-from evaluation.alignment import LOWER_IS_BETTER
 from evaluation.items import EditItem
-from evaluation.metrics import METRIC_ALIASES, METRIC_CHOICES
+from evaluation.metrics import METRIC_CHOICES, higher_is_better
 from evaluation.runner import latest_records
 
 _STYLE = """
@@ -78,12 +77,6 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
   });
 });
 """
-
-
-def higher_is_better(metric: str) -> bool:
-    """Direction of a metric name (components such as "bpm.s_preserve" are higher-better)."""
-    name = METRIC_ALIASES.get(metric.lower(), metric.lower())
-    return name not in LOWER_IS_BETTER
 
 
 def _esc(value: Any) -> str:
@@ -219,7 +212,7 @@ def _alignment_html(items: Sequence[EditItem], records: Sequence[Mapping[str, An
     from evaluation.tables import build_report, to_markdown
 
     try:
-        sheet = build_sheet(items, records, LOWER_IS_BETTER)
+        sheet = build_sheet(items, records)
         report = build_report(sheet, n_boot=n_boot)
     except AlignmentError as err:
         return f'<h2>Human alignment</h2><p class="note">Not computed: {_esc(err)}</p>'

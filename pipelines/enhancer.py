@@ -40,9 +40,10 @@ from tqdm.auto import tqdm
 from bpm_edit.config import MetricConfig
 from bpm_edit.errors import InputError
 from bpm_edit.figures import MARGIN, PANEL, fit, label_font, mask_overlay
-from bpm_edit.images import ImageInput, load_image, load_mask, rms_difference
+from bpm_edit.images import ImageInput, load_image, load_mask
 from bpm_edit.localization.regions import Regions
 from bpm_edit.metric import BPM
+from bpm_edit.scores import SCORES, clip_t, l2
 from bpm_edit.spec import EditSpec
 from pipelines.config import EditConfig
 from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
@@ -54,8 +55,8 @@ SCORE_KEYS = (
     "bpm", "s_modify", "s_preserve", "s_size", "s_position", "s_semantic", "s_region",
     "l2", "clip_t",
 )
-#: Higher is better for every key except `l2`.
-LOWER_IS_BETTER = ("l2",)
+#: The keys whose lower values are better, as `bpm_edit.scores.SCORES` declares them.
+LOWER_IS_BETTER = tuple(key for key in SCORE_KEYS if not SCORES[key].higher_is_better)
 
 ROUND2_RAN = "ran"
 ROUND2_SKIPPED_GLOBAL = "skipped: global edit (nothing to localize)"
@@ -335,11 +336,15 @@ def _on_grid(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return to_latent_mask(as_mask_batch(mask), (height, width))[0, 0].numpy() > 0
 
 
+#: The scores the comparison figure shows under each round, in order.
+FIGURE_SCORES = ("bpm", "s_modify", "s_preserve", "l2", "clip_t")
+
+
 def _score_lines(scores: dict[str, Any], deltas: dict[str, Any] | None) -> list[str]:
-    names = {"bpm": "BPM", "s_modify": "S_modify", "s_preserve": "S_preserve",
-             "l2": "L2 (lower better)", "clip_t": "CLIP-T"}
     lines = []
-    for key, label in names.items():
+    for key in FIGURE_SCORES:
+        info = SCORES[key]
+        label = info.label if info.higher_is_better else f"{info.label} (lower better)"
         value = scores.get(key)
         text = f"{label}: {'-' if value is None else f'{value:.4f}'}"
         if deltas is not None and deltas.get(key) is not None:
@@ -460,15 +465,6 @@ def _score_round(
     result = metric.score(original, edited, spec, regions=regions)
     scores = {key: value for key, value in result.to_dict().items() if key in SCORE_KEYS}
     scores["flags"] = list(result.flags)
-    scores["l2"] = rms_difference(original, edited)
-    scores["clip_t"] = clip_t(metric.models.encoder, edited, instruction)
+    scores["l2"] = l2(original, edited)
+    (scores["clip_t"],) = clip_t(metric.models.encoder, [edited], [instruction])
     return RoundResult(edited, scores, result)
-
-
-def clip_t(encoder: Any, edited: Image.Image, text: str) -> float:
-    """Cosine of the CLIP embeddings of the edited image and the instruction."""
-    image_features = np.asarray(encoder.encode_images([edited]), np.float64)[0]
-    text_features = np.asarray(encoder.encode_texts([text]), np.float64)[0]
-    norm = np.linalg.norm(image_features) * np.linalg.norm(text_features)
-    return float(image_features @ text_features / norm) if norm > 0 else 0.0
-

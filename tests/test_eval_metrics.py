@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluation.alignment import LOWER_IS_BETTER
 from evaluation.items import EditItem
 from evaluation.metrics import (
+    LOWER_IS_BETTER,
     METRIC_CHOICES,
     EditMetric,
     FatalMetricError,

@@ -5,8 +5,11 @@ a float `score` (None when undefined, with a flag saying why), named `components
 `flags`. `settings()` lists everything that changes the scores; the batch runner puts it
 into each result's key, so changing a setting never reuses a stale result.
 
-Scales and directions (`higher_is_better`; the alignment protocol must flip the sign of
-the lower-is-better ones before comparing with human scores):
+Scales and directions. Each metric class declares `higher_is_better` once (`l2` and
+`clip-t` take it from `bpm_edit.scores.SCORES`, the enhancer's declaration);
+`METRIC_CLASSES` names the classes and `higher_is_better(name)` answers for a metric, an
+alias or a component, so the alignment protocol (which flips the sign of the
+lower-is-better ones before comparing with human scores) and the report read it there:
 
 - `l2` (lower is better): root mean square difference over all pixels and channels of
   the RGB images in 0..1, computed in float64 after resizing the edited image to the
@@ -46,6 +49,7 @@ from typing import Any
 
 from bpm_edit.config import MetricConfig
 from bpm_edit.errors import ConfigError
+from bpm_edit.scores import SCORES
 from evaluation.metrics.base import (
     MODEL_VARIANTS,
     EditMetric,
@@ -64,15 +68,18 @@ from evaluation.metrics.clip import (
     ClipTextMetric,
     load_clip_features,
 )
+from evaluation.metrics.dino import DINOMetric
+from evaluation.metrics.lpips import LPIPSMetric
 from evaluation.metrics.pixel import L2Metric
+from evaluation.metrics.vlm_judge import VLMJudge
 
 #: The names other modules import from the package (defined in its modules).
 __all__ = [
-    "BPM_COMPONENTS", "METRIC_ALIASES", "METRIC_CHOICES", "MODEL_VARIANTS",
-    "BPMMetric", "ClipFeatures", "ClipImageMetric", "ClipSumMetric",
-    "ClipTextMetric", "EditMetric", "FatalMetricError", "ImageCache", "L2Metric",
-    "MetricOutput", "build_metrics", "finite_or_none", "load_clip_features",
-    "load_pair", "parse_metric_names", "to_float",
+    "BPM_COMPONENTS", "LOWER_IS_BETTER", "METRIC_ALIASES", "METRIC_CHOICES", "METRIC_CLASSES",
+    "MODEL_VARIANTS", "BPMMetric", "ClipFeatures", "ClipImageMetric",
+    "ClipSumMetric", "ClipTextMetric", "EditMetric", "FatalMetricError", "ImageCache",
+    "L2Metric", "MetricOutput", "build_metrics", "finite_or_none",
+    "higher_is_better", "load_clip_features", "load_pair", "parse_metric_names", "to_float",
 ]  # fmt: skip
 
 
@@ -99,6 +106,39 @@ METRIC_ALIASES = {
     "gpt-4o": "vlm",
     "vlm-judge": "vlm",
 }
+
+
+#: The class of each metric name; its `higher_is_better` is the metric's one declaration.
+METRIC_CLASSES: dict[str, type] = {
+    "bpm": BPMMetric,
+    "l2": L2Metric,
+    "lpips": LPIPSMetric,
+    "clip-i": ClipImageMetric,
+    "clip-t": ClipTextMetric,
+    "clip-t+i": ClipSumMetric,
+    "dino": DINOMetric,
+    "vlm": VLMJudge,
+}
+
+#: The metrics whose lower values are better (distances), as the classes declare them.
+LOWER_IS_BETTER = frozenset(
+    name for name, metric in METRIC_CLASSES.items() if not metric.higher_is_better
+)
+
+
+def higher_is_better(name: str) -> bool:
+    """The declared direction of a metric name or alias (case-insensitive, read from
+    `METRIC_CLASSES` at call time), of a component `"<metric>.<component>"` (the
+    component's `bpm_edit.scores.SCORES` entry: `bpm.s_preserve`, `clip-t+i.clip_t`) or of
+    a bare score name (`s_modify`). Components and names nothing declares (another tool's
+    metric in a results file) are higher is better, the alignment protocol's convention;
+    such a record says otherwise with `"higher_is_better": false`."""
+    key = name.strip().lower()
+    key = METRIC_ALIASES.get(key, key)
+    if key in METRIC_CLASSES:
+        return bool(METRIC_CLASSES[key].higher_is_better)
+    component = key.partition(".")[2] or key
+    return SCORES[component].higher_is_better if component in SCORES else True
 
 
 def parse_metric_names(names: str | Sequence[str]) -> list[str]:
@@ -163,20 +203,14 @@ def build_metrics(
 
 
 def _lpips(models: str, device: str, weights: Mapping[str, Any]) -> EditMetric:
-    from evaluation.metrics.lpips import LPIPSMetric
-
     return LPIPSMetric.from_variant(models, device=device, weights=weights)
 
 
 def _dino(models: str, device: str, dtype: Any, weights: Mapping[str, Any]) -> EditMetric:
-    from evaluation.metrics.dino import DINOMetric
-
     return DINOMetric.from_variant(models, device=device, dtype=dtype, weights=weights)
 
 
 def _vlm(options: Mapping[str, Any] | None) -> EditMetric:
-    from evaluation.metrics.vlm_judge import VLMJudge
-
     options = dict(options or {})
     if not options.get("base_url") or not options.get("model"):
         raise ConfigError(

@@ -4,6 +4,8 @@ instruction, CLIPScore as a raw cosine) and `clip-t+i` (their sum), all higher i
 The three share one `ClipFeatures` (one CLIP, one image-feature cache per run), built by
 `load_clip_features` through the metric's own CLIP loader
 (`bpm_edit.models.clip.load_clip_encoder`), so `clip-t` and BPM's S_modify see one CLIP.
+CLIP-T and its direction come from `bpm_edit.scores` (`clip_t`, `SCORES`), the function
+the enhancer calls too; CLIP-I is the same float64 cosine (`cosine_rows`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bpm_edit.scores import SCORES, clip_t, cosine_rows
 from evaluation.items import EditItem
 from evaluation.metrics.base import MetricOutput, load_pair
 
@@ -66,16 +69,24 @@ def _file_identity(path: str) -> tuple[str, int, int]:
     return (str(resolved.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine of two `(N, D)` arrays (re-normalised in float64)."""
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return np.sum(a * b, axis=1)
+class _CachedEncoder:
+    """`ClipFeatures` as the encoder `bpm_edit.scores.clip_t` takes, for images read from
+    `paths` (so CLIP-T is the shared computation over this run's feature cache)."""
+
+    def __init__(self, features: ClipFeatures, paths: Sequence[str]) -> None:
+        self.features = features
+        self.paths = list(paths)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.features.images(self.paths, images)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.features.texts(texts)
 
 
 class _ClipMetric:
-    higher_is_better = True
     name = ""
+    higher_is_better: bool
 
     def __init__(self, features: ClipFeatures) -> None:
         self.features = features
@@ -91,18 +102,18 @@ class _ClipMetric:
     def _clip_i(self, items: Sequence[EditItem], loaded) -> np.ndarray:
         originals = self.features.images([i.original for i in items], [p[0] for p in loaded])
         edited = self.features.images([i.edited for i in items], [p[1] for p in loaded])
-        return _cosines(originals, edited)
+        return cosine_rows(originals, edited)
 
-    def _clip_t(self, items: Sequence[EditItem], loaded) -> np.ndarray:
-        edited = self.features.images([i.edited for i in items], [p[1] for p in loaded])
-        texts = self.features.texts([item.instruction for item in items])
-        return _cosines(edited, texts)
+    def _clip_t(self, items: Sequence[EditItem], loaded) -> list[float]:
+        encoder = _CachedEncoder(self.features, [item.edited for item in items])
+        return clip_t(encoder, [p[1] for p in loaded], [item.instruction for item in items])
 
 
 class ClipImageMetric(_ClipMetric):
     """CLIP-I: cosine of original and edited image embeddings (higher is better)."""
 
     name = "clip-i"
+    higher_is_better = True
 
     def settings(self) -> dict[str, Any]:
         return {"clip": self.features.description}
@@ -117,6 +128,7 @@ class ClipTextMetric(_ClipMetric):
     """CLIP-T (CLIPScore as raw cosine): edited image vs the instruction text."""
 
     name = "clip-t"
+    higher_is_better = SCORES["clip_t"].higher_is_better
 
     def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
         loaded, flags = self._pairs(items)
@@ -128,6 +140,7 @@ class ClipSumMetric(_ClipMetric):
     """CLIPScore + CLIP-I, the paper's combined baseline (sum of the two cosines)."""
 
     name = "clip-t+i"
+    higher_is_better = True
 
     def score_batch(self, items: Sequence[EditItem]) -> list[MetricOutput]:
         loaded, flags = self._pairs(items)

@@ -1,4 +1,5 @@
-"""Pixel-space baseline: `l2`, the whole-image RMS difference in 0..1 (lower is better).
+"""Pixel-space baseline: `l2`, the whole-image RMS difference in 0..1 (lower is better),
+computed and oriented by `bpm_edit.scores` (the enhancer's L2 is the same function).
 
 Computed in float64 over all pixels and channels of the RGB images after resizing the
 edited image to the original's size (bicubic, flag `edited_resized`). Identical images
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bpm_edit.images import rms_difference
+from bpm_edit.scores import SCORES, l2
 from evaluation.items import EditItem
 from evaluation.metrics.base import MetricOutput, load_pair
 
@@ -20,7 +21,7 @@ class L2Metric:
     """Whole-image RMS difference in 0..1 (lower is better); see the module docstring."""
 
     name = "l2"
-    higher_is_better = False
+    higher_is_better = SCORES["l2"].higher_is_better
 
     def settings(self) -> dict[str, Any]:
         return {"scale": "rms_over_pixels_and_channels_0_1", "align": "bicubic_to_original"}
@@ -29,5 +30,5 @@ class L2Metric:
         outputs = []
         for item in items:
             original, edited, flags = load_pair(item)
-            outputs.append(MetricOutput(rms_difference(original, edited), {}, flags))
+            outputs.append(MetricOutput(l2(original, edited), {}, flags))
         return outputs
