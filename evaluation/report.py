@@ -27,6 +27,7 @@ from typing import Any
 
 from PIL import Image
 
+from bpm_edit.errors import ConfigError
 from evaluation.alignment import LOWER_IS_BETTER
 from evaluation.items import EditItem
 from evaluation.metrics import METRIC_ALIASES, METRIC_CHOICES
@@ -124,7 +125,7 @@ class Thumbnails:
 
     def __init__(self, size: int = 160) -> None:
         if size < 8:
-            raise ValueError(f"thumbnail size must be >= 8 px, got {size}")
+            raise ConfigError(f"thumbnail size must be >= 8 px, got {size}")
         self.size = size
         self._cache: dict[tuple[str, bool], str | None] = {}
 
