@@ -13,8 +13,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from bpm_edit.errors import ConfigError, EndpointError
 
-class HTTPStatusError(Exception):
+
+class HTTPStatusError(EndpointError):
     """The endpoint answered with an HTTP error status; `body` is the text it sent."""
 
     def __init__(self, status: int, body: str) -> None:
@@ -32,7 +34,7 @@ def chat_completions_url(base_url: str) -> str:
     """
     url = base_url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
     if url.endswith("/chat/completions"):
         return url
     if url.endswith("/v1"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bpm_edit.errors import ConfigError
 from bpm_edit.result import BPMResult, Combined
 
 NORMALIZATIONS = ("fixed", "dataset")
@@ -34,7 +35,7 @@ DEFAULT_ALPHA_GLOBAL = 1.0
 
 def check_alpha(alpha: float, name: str = "alpha") -> float:
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {alpha}")
+        raise ConfigError(f"{name} must be in [0, 1], got {alpha}")
     return float(alpha)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bpm_edit.errors import ConfigError
+
 if TYPE_CHECKING:
     import torch
 
@@ -22,7 +24,7 @@ DTYPE_NAMES = {
 }
 
 
-class DeviceError(ValueError):
+class DeviceError(ConfigError):
     """A device or dtype that cannot be used here; the message says what to use instead."""
 
 

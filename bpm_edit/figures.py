@@ -19,6 +19,7 @@ import textwrap
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from bpm_edit.errors import InputError
 from bpm_edit.result import BPMResult
 
 PANEL = 256
@@ -123,7 +124,7 @@ def _bars(result: BPMResult, width: int, height: int) -> Image.Image:
 def render_report(original: Image.Image, edited: Image.Image, result: BPMResult) -> Image.Image:
     """The report image; `edited` must be aligned to `original`'s size (the scored pair)."""
     if original.size != edited.size:
-        raise ValueError(f"render_report: original is {original.size} but edited is "
+        raise InputError(f"render_report: original is {original.size} but edited is "
                          f"{edited.size}; pass the aligned edited image")
     regions = result.regions
     crop_box = regions.get("crop_box")

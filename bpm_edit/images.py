@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from bpm_edit.errors import InputError
+
 ImageInput = str | Path | Image.Image | np.ndarray
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An image could not be read or has an unusable shape or size."""
 
 
@@ -98,7 +100,7 @@ def rms_difference(original: Image.Image, edited: Image.Image) -> float:
     a = np.asarray(original.convert("RGB"), np.float64) / 255.0
     b = np.asarray(edited.convert("RGB"), np.float64) / 255.0
     if a.shape != b.shape:
-        raise ValueError(f"rms_difference needs equal sizes, got {a.shape} and {b.shape}")
+        raise InputError(f"rms_difference needs equal sizes, got {a.shape} and {b.shape}")
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
 

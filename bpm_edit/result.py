@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from bpm_edit.errors import InputError
 from bpm_edit.localization.regions import Regions
 from bpm_edit.spec import EditSpec
 
@@ -92,10 +93,10 @@ class BPMResult:
         stored results can be re-normalised (`combine.normalize_dataset`). The masks are
         not stored: `localized` is None."""
         if not isinstance(data, dict):
-            raise ValueError(f"BPMResult.from_dict expects a dict, got {type(data).__name__}")
+            raise InputError(f"BPMResult.from_dict expects a dict, got {type(data).__name__}")
         missing = [key for key in RESULT_KEYS if key not in data]
         if missing:
-            raise ValueError(f"BPMResult.from_dict: missing key(s) {missing}")
+            raise InputError(f"BPMResult.from_dict: missing key(s) {missing}")
         return cls(
             s_modify=float(data["s_modify"]),
             s_preserve=None if data["s_preserve"] is None else float(data["s_preserve"]),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from bpm_edit.errors import InputError
+
 EDIT_TYPES = (
     "add",
     "remove",
@@ -50,7 +52,7 @@ SPEC_FLAGS = (
 )
 
 
-class SpecError(ValueError):
+class SpecError(InputError):
     """An `EditSpec` field has a value outside its documented domain."""
 
 

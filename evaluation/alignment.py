@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from bpm_edit.errors import InputError
 from bpm_edit.store import StoreError
 from evaluation.items import EditItem
 from evaluation.metrics import LOWER_IS_BETTER as LOWER_IS_BETTER  # scripts/alignment.py's default
@@ -55,7 +56,7 @@ AUTHORS_LOCAL_PAIRS = ((1, 2), (1, 3), (2, 3), (4, 3), (4, 2), (4, 1))
 ALPHAS = tuple(round(0.1 * step, 1) for step in range(11))
 
 
-class AlignmentError(ValueError):
+class AlignmentError(InputError):
     """Results and dataset cannot be joined, or a protocol's inputs are missing."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bpm_edit.errors import ConfigError, InputError
 from evaluation.alignment import AlignmentError, ScoreSheet, top_level_metrics
 from evaluation.items import GT_ROLES, EditItem
 
@@ -43,7 +44,7 @@ def make_excessively_preserved(
     image. The original is read as RGB and never modified.
     """
     if not sigma >= 0:
-        raise ValueError(f"sigma must be >= 0 (0..255 pixel units), got {sigma}")
+        raise ConfigError(f"sigma must be >= 0 (0..255 pixel units), got {sigma}")
     if isinstance(original, Image.Image):
         image = original.convert("RGB")
     else:
@@ -69,7 +70,7 @@ def gt_triplet_items(
     the user-supplied excessively modified image and a generated noisy original
     (`noise_dir/<input_id>.png`, seeded by `seed`)."""
     if not Path(excessively_modified).is_file():
-        raise FileNotFoundError(f"excessively modified image not found: {excessively_modified}")
+        raise InputError(f"excessively modified image not found: {excessively_modified}")
     safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in ground_truth.input_id)
     noisy = make_excessively_preserved(ground_truth.original, Path(noise_dir) / f"{safe_id}.png",
                                        sigma=sigma, seed=seed)

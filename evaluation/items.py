@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from bpm_edit.errors import InputError
+
 #: Human score aspects the protocols read. A dataset may carry any subset.
 HUMAN_ASPECTS = ("overall", "preservation", "modification", "size", "position")
 
@@ -19,7 +21,7 @@ HUMAN_ASPECTS = ("overall", "preservation", "modification", "size", "position")
 GT_ROLES = ("ground_truth", "excessively_modified", "excessively_preserved")
 
 
-class ItemError(ValueError):
+class ItemError(InputError):
     """An `EditItem` field is missing or has a value outside its documented domain."""
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from PIL import Image
 
+from bpm_edit.errors import ConfigError
 from evaluation.items import EditItem
 from evaluation.metrics import METRIC_CHOICES, higher_is_better
 from evaluation.runner import latest_records
@@ -117,7 +118,7 @@ class Thumbnails:
 
     def __init__(self, size: int = 160) -> None:
         if size < 8:
-            raise ValueError(f"thumbnail size must be >= 8 px, got {size}")
+            raise ConfigError(f"thumbnail size must be >= 8 px, got {size}")
         self.size = size
         self._cache: dict[tuple[str, bool], str | None] = {}
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from bpm_edit.errors import run_command
 from bpm_edit.spec import EditSpec
 from evaluation.datasets import write_plain
 from evaluation.ground_truth import make_excessively_preserved
@@ -213,8 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", help="folder to write into (created if missing)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     args = parser.parse_args(argv)
-    print(write_synthetic_dataset(args.out_dir, seed=args.seed))
-    return 0
+
+    def run() -> None:
+        print(write_synthetic_dataset(args.out_dir, seed=args.seed))
+
+    return run_command(parser.prog, run)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from packaging.version import Version
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from bpm_edit.devices import resolve_device, resolve_dtype
+from bpm_edit.errors import WeightsError
 from bpm_edit.models.weights import weights_tag
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
@@ -56,7 +57,7 @@ SD_SCHEDULE = dict(
 _DTYPE_KEYWORD = "dtype" if Version(diffusers.__version__) >= Version("0.42.1") else "torch_dtype"
 
 
-class EditingModelError(ValueError):
+class EditingModelError(WeightsError, ValueError):
     """An editing model cannot be resolved or loaded."""
 
 

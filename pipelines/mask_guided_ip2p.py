@@ -27,6 +27,7 @@ import torch
 from diffusers import StableDiffusionInstructPix2PixPipeline
 from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 
+from bpm_edit.errors import InputError
 from pipelines.masks import (
     MaskError,
     MaskInput,
@@ -231,7 +232,7 @@ def _prompt_batch_size(prompt: str | list[str] | None, prompt_embeds: torch.Tens
         return len(prompt)
     if prompt_embeds is not None:
         return prompt_embeds.shape[0]
-    raise ValueError("give `prompt` or `prompt_embeds`")
+    raise InputError("give `prompt` or `prompt_embeds`")
 
 
 def _text_guidance_masker(state: _MaskedCall, batch_size: int) -> Callable:

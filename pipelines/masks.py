@@ -28,11 +28,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from bpm_edit.errors import InputError
+
 SingleMask = Image.Image | np.ndarray | torch.Tensor
 MaskInput = SingleMask | Sequence[SingleMask]
 
 
-class MaskError(ValueError):
+class MaskError(InputError):
     """A mask has an unusable type, dtype, shape, value range or batch size."""
 
 

@@ -17,15 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bpm_edit.errors import run_command  # noqa: E402
 from evaluation.alignment import (  # noqa: E402
     ALPHAS,
     COMPONENT_ROWS,
     LOWER_IS_BETTER,
-    AlignmentError,
     build_sheet,
     read_results,
 )
-from evaluation.datasets import DatasetError  # noqa: E402
 from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 from evaluation.tables import build_report, to_markdown, write_tables  # noqa: E402
 
@@ -73,20 +72,21 @@ def main(argv: list[str] | None = None) -> int:
         component_rows = _component_rows(args.component_rows)
     except argparse.ArgumentTypeError as err:
         parser.error(str(err))
-    try:
-        loaded = load_dataset_from_args(args, check_files=not args.no_check_files)
-        records = [r for path in args.results for r in read_results(path)]
-        sheet = build_sheet(loaded.items, records,
-                            [m.strip() for m in args.lower_is_better.split(",") if m.strip()])
-        metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-        report = build_report(
-            sheet, pairs=args.pairs, metrics=metrics, n_boot=args.n_boot, seed=args.seed,
-            bpm_metric=args.bpm_metric, component_rows=component_rows,
-            metric_threshold=args.metric_threshold, human_threshold=args.human_threshold,
-            alphas=ALPHAS)
-    except (DatasetError, AlignmentError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(parser.prog, lambda: _run(args, component_rows))
+
+
+def _run(args: argparse.Namespace, component_rows: tuple[tuple[str, str], ...]) -> int:
+    """Build and write the tables; bad inputs raise `BPMEditError`s (one error line)."""
+    loaded = load_dataset_from_args(args, check_files=not args.no_check_files)
+    records = [r for path in args.results for r in read_results(path)]
+    sheet = build_sheet(loaded.items, records,
+                        [m.strip() for m in args.lower_is_better.split(",") if m.strip()])
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    report = build_report(
+        sheet, pairs=args.pairs, metrics=metrics, n_boot=args.n_boot, seed=args.seed,
+        bpm_metric=args.bpm_metric, component_rows=component_rows,
+        metric_threshold=args.metric_threshold, human_threshold=args.human_threshold,
+        alphas=ALPHAS)
     for error in loaded.errors:
         print(f"dataset row skipped: {error}", file=sys.stderr)
     report["dataset"]["load_errors"] = [e.to_dict() for e in loaded.errors]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bpm_edit.errors import InputError
 from evaluation.alignment import build_sheet
 from evaluation.ground_truth import gt_shares, gt_test, gt_triplet_items, make_excessively_preserved
 from evaluation.items import EditItem
@@ -90,5 +91,5 @@ def test_gt_triplet_items_with_a_user_supplied_excessively_modified_image(tmp_pa
                                             "in:excessively_preserved"]
     assert triplet[1].edited == str(t2i) and triplet[2].edited == str(tmp_path / "noise/in.png")
     assert triplet[0].edited == str(well) and all(i.input_id == "in" for i in triplet)
-    with pytest.raises(FileNotFoundError, match="excessively modified"):
+    with pytest.raises(InputError, match="excessively modified"):
         gt_triplet_items(item, tmp_path / "missing.png", tmp_path / "noise")

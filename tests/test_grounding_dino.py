@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bpm_edit.errors import WeightsError
 from bpm_edit.models.detection import Detections, Detector
 from bpm_edit.models.grounding_dino import (
     HFGroundingDinoDetector,
@@ -363,7 +364,7 @@ def test_groundingdino_py_checkpoint_loads_through_default_path(py_tiny, images,
         )
     del state["module.feat_map.weight"]
     torch.save({"model": state}, path)
-    with pytest.raises(ValueError, match="1 missing keys.*feat_map.weight"):
+    with pytest.raises(WeightsError, match="1 missing keys.*feat_map.weight"):
         build_groundingdino_py_detector(
             "default", path, "cpu", None, 0.3, 0.25, tokenizer=tokenizer_dir, architecture="tiny"
         )

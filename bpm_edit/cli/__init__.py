@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
+
+from bpm_edit.errors import run_command
 
 #: Modules that define subcommands, in the order `--help` lists them.
 COMMAND_MODULES = (
@@ -28,19 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand; errors the user can fix exit with status 2 and one line."""
+    """Run one subcommand. A `BPMEditError` (bad input, settings, weights, data or
+    endpoint) prints one ``bpm-edit SUB: error: ...`` line and returns 2; any other
+    exception (out of memory, a bug) propagates with its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"bpm-edit {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        # The reader went away (`bpm-edit ... | head`): stop quietly, as Unix tools do.
-        sys.stderr.close()
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return run_command(f"bpm-edit {args.command}", lambda: args.run(args))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bpm_edit.errors import ConfigError, InputError
 from bpm_edit.parsing import PARSER_NAMES, get_parser
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.parsing.cache import ParseCache, parse_many
@@ -100,17 +101,17 @@ def parser_from_args(args: argparse.Namespace) -> InstructionParser:
             continue
         if attr not in targets:
             flag = "--" + attr.replace("_", "-")
-            raise ValueError(f"{flag} does not apply to --parser {name}")
+            raise ConfigError(f"{flag} does not apply to --parser {name}")
         options[targets[attr]] = value
     if args.fallback_on_error and name != "openai":
-        raise ValueError(f"--fallback-on-error applies only to --parser openai, not {name}")
+        raise ConfigError(f"--fallback-on-error applies only to --parser openai, not {name}")
     if args.no_fallback and name == "rules":
-        raise ValueError("--no-fallback applies only to the LLM parsers, not --parser rules")
+        raise ConfigError("--no-fallback applies only to the LLM parsers, not --parser rules")
     if name == "openai":
         missing = [flag for flag, key in (("--base-url", "base_url"), ("--model", "model"))
                    if key not in options]
         if missing:
-            raise ValueError(f"--parser openai needs {' and '.join(missing)}")
+            raise ConfigError(f"--parser openai needs {' and '.join(missing)}")
         options["fallback_on_error"] = args.fallback_on_error
     if name != "rules":
         options["fallback"] = not args.no_fallback
@@ -124,14 +125,18 @@ def read_instructions(path: str | Path) -> list[str]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"instruction file not found: {path}")
+        raise InputError(f"instruction file not found: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read instruction file {path}: {err.strerror or err}") from err
     instructions = []
     is_jsonl = path.suffix.lower() == ".jsonl"
-    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+    for number, raw in enumerate(data.splitlines(), start=1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ValueError(f"{path}, line {number}: not UTF-8 text") from None
+            raise InputError(f"{path}, line {number}: not UTF-8 text") from None
         if not line.strip():
             continue
         if not is_jsonl:
@@ -140,16 +145,16 @@ def read_instructions(path: str | Path) -> list[str]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}, line {number}: not valid JSON ({err.msg})") from None
+            raise InputError(f"{path}, line {number}: not valid JSON ({err.msg})") from None
         text = record.get("instruction") if isinstance(record, dict) else None
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(
+            raise InputError(
                 f"{path}, line {number}: expected an object with a non-empty string "
                 "'instruction' field"
             )
         instructions.append(text.strip())
     if not instructions:
-        raise ValueError(f"{path} holds no instructions")
+        raise InputError(f"{path} holds no instructions")
     return instructions
 
 
@@ -158,7 +163,7 @@ def _refuse_foreign_out(out: ParseCache | None, is_ours: Callable[[str], bool]) 
         return
     others = sorted(parser_id for parser_id in out.parser_ids() if not is_ours(parser_id))
     if others:
-        raise ValueError(
+        raise ConfigError(
             f"{out.path} holds results of another parser ({others[0]}); it is never "
             "overwritten: choose another --out"
         )
@@ -166,7 +171,7 @@ def _refuse_foreign_out(out: ParseCache | None, is_ours: Callable[[str], bool]) 
 
 def _run_parse(args: argparse.Namespace) -> int:
     if (args.instruction is None) == (args.file is None):
-        raise ValueError("give either one instruction or --file FILE (not both)")
+        raise InputError("give either one instruction or --file FILE (not both)")
     if args.instruction is not None:
         instructions = [check_instruction(args.instruction)]
     else:
@@ -201,7 +206,7 @@ def _run_eval_parser(args: argparse.Namespace) -> int:
     from bpm_edit.parsing.accuracy import evaluate_parser, load_cases
 
     if not Path(args.cases).is_file():
-        raise FileNotFoundError(f"cases file not found: {args.cases}")
+        raise InputError(f"cases file not found: {args.cases}")
     cases = load_cases(args.cases)
     parser = parser_from_args(args)
     if args.parser != "rules" and cases:

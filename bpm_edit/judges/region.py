@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from bpm_edit.errors import ConfigError
 from bpm_edit.localization.regions import (
     ObjectRegion,
     Regions,
@@ -118,16 +119,16 @@ class RegionJudge:
         ),
     ) -> None:
         if not 0 < size_smaller <= 1 <= size_larger:
-            raise ValueError(
+            raise ConfigError(
                 f"need 0 < size_smaller <= 1 <= size_larger, got {size_smaller}, {size_larger}"
             )
         fractions = {"position_iou": position_iou, "unchanged_overlap": unchanged_overlap,
                      "inside_fraction": inside_fraction, "unjudged_score": unjudged_score}
         for name, value in fractions.items():
             if not 0 <= value <= 1:
-                raise ValueError(f"RegionJudge {name} must be in [0, 1], got {value}")
+                raise ConfigError(f"RegionJudge {name} must be in [0, 1], got {value}")
         if near_distance < 0:
-            raise ValueError(f"RegionJudge near_distance must be >= 0, got {near_distance}")
+            raise ConfigError(f"RegionJudge near_distance must be >= 0, got {near_distance}")
         self.size_larger = size_larger
         self.size_smaller = size_smaller
         self.position_iou = position_iou

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bpm_edit.errors import ConfigError, InputError
 from bpm_edit.localization.regions import Regions
 from bpm_edit.models.clip import ImageTextEncoder
 from bpm_edit.spec import EditSpec
@@ -157,7 +158,7 @@ def _as_float_rgb(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
     else:
         raise TypeError(f"{name}: expected a PIL image or numpy array, got {type(image).__name__}")
     if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name}: expected a non-empty (H, W, 3) RGB image, got {array.shape}")
+        raise InputError(f"{name}: expected a non-empty (H, W, 3) RGB image, got {array.shape}")
     return array
 
 
@@ -175,11 +176,11 @@ def preservation(
     a = _as_float_rgb(original, "original")
     b = _as_float_rgb(edited, "edited")
     if a.shape != b.shape:
-        raise ValueError(f"preservation: original is {a.shape[1]}x{a.shape[0]} but edited is "
+        raise InputError(f"preservation: original is {a.shape[1]}x{a.shape[0]} but edited is "
                          f"{b.shape[1]}x{b.shape[0]}; align them first (images.align_pair)")
     mask = np.asarray(mask_all)
     if mask.shape != a.shape[:2]:
-        raise ValueError(f"preservation: mask_all has shape {mask.shape} but the images are "
+        raise InputError(f"preservation: mask_all has shape {mask.shape} but the images are "
                          f"(H, W) = {a.shape[:2]}")
     outside = ~mask.astype(bool)
     count = int(outside.sum())
@@ -209,7 +210,7 @@ class SemanticJudge:
         text_cache_size: int = 8192,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"SemanticJudge batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"SemanticJudge batch_size must be >= 1, got {batch_size}")
         self.encoder = encoder
         self.neutral_text = neutral_text
         self.batch_size = batch_size
@@ -224,7 +225,7 @@ class SemanticJudge:
     ) -> ModificationPlan:
         """Choose the crops and texts for one pair (no encoder call)."""
         if original.size != edited.size:
-            raise ValueError(f"S_modify: original is {original.size} but edited is "
+            raise InputError(f"S_modify: original is {original.size} but edited is "
                              f"{edited.size}; align them first (images.align_pair)")
         flags: list[str] = []
         after, before = self._texts(spec, flags)

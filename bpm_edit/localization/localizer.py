@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from bpm_edit.errors import ConfigError, InputError
 from bpm_edit.localization.regions import ObjectRegion, Regions, box_iou
 from bpm_edit.models.detection import Detections, Detector
 from bpm_edit.models.sam import Segmenter, image_fingerprint
@@ -81,9 +82,9 @@ class Localizer:
             ("nms_iou", nms_iou),
         ):
             if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"Localizer: {name} must lie in [0, 1], got {value}")
+                raise ConfigError(f"Localizer: {name} must lie in [0, 1], got {value}")
         if max_instances < 1 or detection_batch < 1:
-            raise ValueError(
+            raise ConfigError(
                 "Localizer: max_instances and detection_batch must be >= 1, got "
                 f"{max_instances} and {detection_batch}"
             )
@@ -289,7 +290,7 @@ def _check_pair(pair, spec: EditSpec, index: int) -> tuple[Image.Image, Image.Im
                 f"pairs[{index}] {name} must be a PIL image, got {type(image).__name__}"
             )
     if original.size != edited.size:
-        raise ValueError(
+        raise InputError(
             f"pairs[{index}]: the edited image is {edited.width}x{edited.height} but the original "
             f"is {original.width}x{original.height}; align it first "
             "(bpm_edit.images.align_pair resizes the edited image to the original's size)"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bpm_edit.errors import InputError
 from bpm_edit.spec import EditSpec
 
 #: Factor by which the union box of the edited region is enlarged (about its centre)
@@ -160,10 +161,10 @@ class Regions:
         """
         given = [m for m in (mask_original, mask_edited, mask_reference) if m is not None]
         if not given:
-            raise ValueError("Regions.from_masks needs at least one mask")
+            raise InputError("Regions.from_masks needs at least one mask")
         shapes = {np.asarray(m).shape for m in given}
         if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-            raise ValueError(f"masks must all be 2-D and of one size, got shapes {sorted(shapes)}")
+            raise InputError(f"masks must all be 2-D and of one size, got shapes {sorted(shapes)}")
         height, width = next(iter(shapes))
 
         def region(phrase: str | None, mask: np.ndarray | None) -> ObjectRegion:

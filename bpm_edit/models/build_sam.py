@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from bpm_edit.errors import WeightsError
 from bpm_edit.models.weights import WEIGHT_KEYS, WeightSpec
 
 _SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
@@ -121,15 +122,15 @@ def load_state_dict_file(module, path: Path, model: str) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise RuntimeError(f"{model}: cannot read weights file {path}: {err}") from err
+        raise WeightsError(f"{model}: cannot read weights file {path}: {err}") from err
     for wrapper in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
     if not isinstance(state, dict):
-        raise RuntimeError(f"{model}: {path} does not hold a state dict ({type(state).__name__})")
+        raise WeightsError(f"{model}: {path} does not hold a state dict ({type(state).__name__})")
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise RuntimeError(
+        raise WeightsError(
             f"{model}: weights file {path} does not fit the architecture: {err}"
         ) from err

@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from bpm_edit.errors import ConfigError, WeightsError
 from bpm_edit.models.weights import WEIGHT_KEYS, WeightSpec
 
 
@@ -63,7 +64,7 @@ class OpenClipEncoder:
         import torch
 
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         self.model = model.eval()
         self.preprocess = preprocess
         self.tokenizer = tokenizer
@@ -170,7 +171,7 @@ def clip_choice(name: str) -> ClipChoice:
     architecture, _, tag = name.partition("/")
     tag = tag or DEFAULT_CLIP_TAG
     if architecture not in open_clip.list_models():
-        raise ValueError(
+        raise ConfigError(
             f"unknown CLIP architecture {architecture!r}; open_clip has e.g. ViT-L-14, "
             f"ViT-B-32, ViT-B-16, ViT-L-14-336 (all: open_clip.list_models())"
         )
@@ -180,7 +181,7 @@ def clip_choice(name: str) -> ClipChoice:
             t for t in open_clip.list_pretrained_tags_by_model(architecture)
             if open_clip.get_pretrained_cfg(architecture, t).get("hf_hub")
         ]  # fmt: skip
-        raise ValueError(
+        raise ConfigError(
             f"CLIP {architecture!r} has no pretrained tag {tag!r} on the hub; tags: {tags}"
         )
     repo_id, file = config["hf_hub"].rstrip("/"), ""
@@ -250,7 +251,7 @@ def load_clip_weights(model, path: Path) -> None:
     try:
         open_clip.load_checkpoint(model, str(path), strict=True)
     except Exception as err:
-        raise RuntimeError(
+        raise WeightsError(
             f"CLIP: weights file {path} does not fit the architecture: {err}"
         ) from err
 

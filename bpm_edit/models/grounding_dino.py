@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import torch
 from PIL import Image
 
+from bpm_edit.errors import ConfigError, WeightsNotFoundError
 from bpm_edit.models.detection import DETECTOR_BACKENDS, Detections, Detector
 from bpm_edit.models.grounding_dino_common import (
     BERT_BASE_VOCAB_SIZE,
@@ -86,7 +87,7 @@ class HFGroundingDinoDetector:
     ) -> None:
         check_thresholds(box_threshold, text_threshold)
         if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+            raise ConfigError(f"max_batch must be >= 1, got {max_batch}")
         self.device = torch.device(device)
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.dtype = next(self.model.parameters()).dtype
@@ -111,7 +112,7 @@ class HFGroundingDinoDetector:
     def detection_size(self, size: dict[str, int]) -> None:
         shortest, longest = size.get("shortest_edge"), size.get("longest_edge")
         if not (isinstance(shortest, int) and isinstance(longest, int) and 0 < shortest <= longest):
-            raise ValueError(
+            raise ConfigError(
                 "detection_size needs integers 0 < shortest_edge <= longest_edge, got "
                 f"{size!r}"
             )
@@ -206,7 +207,7 @@ def hf_grounding_dino_config(variant: str):
             encoder_attention_heads=2, decoder_attention_heads=2,
             encoder_n_points=2, decoder_n_points=2,
         )  # fmt: skip
-    raise ValueError(f"no built-in config for variant {variant!r}; built-in: 'tiny', 'random'")
+    raise ConfigError(f"no built-in config for variant {variant!r}; built-in: 'tiny', 'random'")
 
 
 def _build_hf_detector(
@@ -249,14 +250,14 @@ def _build_hf_detector(
 
 def _weights_directory(weights: Path | str | None) -> Path:
     if weights is None:
-        raise ValueError(
+        raise ConfigError(
             "Grounding DINO (transformers backend), variant 'default', needs weights: a local "
             f"directory laid out like the hub repo {HUB_REPO} (config.json, model.safetensors, "
             "preprocessor_config.json, tokenizer files)"
         )
     directory = Path(weights)
     if not (directory / "config.json").is_file():
-        raise FileNotFoundError(
+        raise WeightsNotFoundError(
             f"Grounding DINO weights directory {directory} has no config.json; expected a copy "
             f"of the hub repo {HUB_REPO}"
         )
@@ -283,7 +284,7 @@ def build_grounding_dino(
     """
     check_thresholds(box_threshold, text_threshold)
     if variant not in VARIANTS:
-        raise ValueError(f"unknown Grounding DINO variant {variant!r}; expected one of {VARIANTS}")
+        raise ConfigError(f"unknown Grounding DINO variant {variant!r}; expected one of {VARIANTS}")
     if backend == "transformers":
         return _build_hf_detector(variant, weights, device, dtype, box_threshold, text_threshold)
     if backend == "groundingdino-py":
@@ -292,6 +293,6 @@ def build_grounding_dino(
         return build_groundingdino_py_detector(
             variant, weights, device, dtype, box_threshold, text_threshold, tokenizer
         )
-    raise ValueError(
+    raise ConfigError(
         f"unknown Grounding DINO backend {backend!r}; expected one of {DETECTOR_BACKENDS}"
     )

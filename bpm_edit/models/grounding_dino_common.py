@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bpm_edit.errors import ConfigError, InputError
 from bpm_edit.models.detection import Detections
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def bert_tokenizer(vocab: dict[str, int]) -> BertTokenizer:
 def caption_for(phrase: str) -> str:
     """The caption for one phrase, as the paper's code builds it: lower-cased, ended with "."."""
     if not isinstance(phrase, str) or not phrase.strip():
-        raise ValueError(f"detection phrase must be a non-empty string, got {phrase!r}")
+        raise InputError(f"detection phrase must be a non-empty string, got {phrase!r}")
     caption = phrase.strip().lower()
     return caption if caption.endswith(".") else caption + "."
 
@@ -163,7 +164,7 @@ def grounded_detections(
 def check_thresholds(box_threshold: float, text_threshold: float) -> None:
     for name, value in (("box_threshold", box_threshold), ("text_threshold", text_threshold)):
         if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"{name} must lie in [0, 1], got {value}")
+            raise ConfigError(f"{name} must lie in [0, 1], got {value}")
 
 
 def check_pairs(images: Sequence[Image.Image], phrases: Sequence[str]) -> list[str]:

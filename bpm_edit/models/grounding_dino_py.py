@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from bpm_edit.errors import ConfigError, WeightsError, WeightsNotFoundError
 from bpm_edit.models.detection import Detections
 from bpm_edit.models.grounding_dino_common import (
     BERT_BASE_VOCAB_SIZE,
@@ -159,7 +160,7 @@ def groundingdino_args(architecture: str) -> SimpleNamespace:
             enc_n_points=2, dec_n_points=2,
         )  # fmt: skip
     elif architecture != "swint-ogc":
-        raise ValueError(f"unknown architecture {architecture!r}; expected 'swint-ogc' or 'tiny'")
+        raise ConfigError(f"unknown architecture {architecture!r}; expected 'swint-ogc' or 'tiny'")
     return SimpleNamespace(**args, swin=swin, bert=bert)
 
 
@@ -222,17 +223,18 @@ def load_checkpoint(model: nn.Module, path: Path) -> None:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise ValueError(
+        raise WeightsError(
             f"{path}: not a plain tensor checkpoint (torch.load weights_only=True refused it: "
             f"{error})"
         ) from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
-        raise ValueError(f"{path}: expected a dict with a 'model' state dict, as {CHECKPOINT_NAME}")
+        raise WeightsError(
+            f"{path}: expected a dict with a 'model' state dict, as {CHECKPOINT_NAME}")
     state = {k.removeprefix("module."): v for k, v in checkpoint["model"].items()}
     state = {k: v for k, v in state.items() if k not in IGNORED_CHECKPOINT_KEYS}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing:
-        raise ValueError(
+        raise WeightsError(
             f"{path}: checkpoint does not match the Grounding DINO model, {len(missing)} missing "
             f"keys: {missing[:5]}{'...' if len(missing) > 5 else ''}"
         )
@@ -321,16 +323,16 @@ def build_groundingdino_py_detector(
     id already in the local cache). "tiny" / "random": seeded random weights.
     """
     if architecture not in ("swint-ogc", "tiny"):
-        raise ValueError(f"unknown architecture {architecture!r}; expected 'swint-ogc' or 'tiny'")
+        raise ConfigError(f"unknown architecture {architecture!r}; expected 'swint-ogc' or 'tiny'")
     if variant == "default":
         if weights is None:
-            raise ValueError(
+            raise ConfigError(
                 f"Grounding DINO (groundingdino-py backend), variant 'default', needs weights: "
                 f"the path of {CHECKPOINT_NAME}"
             )
         path = Path(weights)
         if not path.is_file():
-            raise FileNotFoundError(f"Grounding DINO checkpoint {path} does not exist")
+            raise WeightsNotFoundError(f"Grounding DINO checkpoint {path} does not exist")
         text_tokenizer = _load_bert_tokenizer(tokenizer)
         shape = architecture
     else:
@@ -367,7 +369,7 @@ def _load_bert_tokenizer(tokenizer: str | Path):
     try:
         return AutoTokenizer.from_pretrained(str(tokenizer), local_files_only=True)
     except OSError as error:
-        raise FileNotFoundError(
+        raise WeightsNotFoundError(
             f"Grounding DINO (groundingdino-py) needs the bert-base-uncased tokenizer: "
             f"{tokenizer!s} is neither a local tokenizer directory nor in the hub cache "
             f"(pass a directory with vocab.txt or tokenizer.json; the hub repo "

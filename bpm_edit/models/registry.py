@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bpm_edit.devices import resolve_device, resolve_dtype
+from bpm_edit.errors import ConfigError
 from bpm_edit.models.build_sam import SAM_MODELS, TINY_SAM, build_sam, load_state_dict_file
 from bpm_edit.models.clip import ImageTextEncoder, clip_choice, load_clip_encoder
 from bpm_edit.models.detection import DETECTOR_BACKENDS, Detector
@@ -117,14 +118,14 @@ def load_metric_models(
     weights = {key: path for key, path in (weights or {}).items() if path is not None}
     unknown = sorted(set(weights) - set(WEIGHT_KEYS))
     if unknown:
-        raise ValueError(f"weights has unknown key(s) {unknown}; keys are {sorted(WEIGHT_KEYS)}")
+        raise ConfigError(f"weights has unknown key(s) {unknown}; keys are {sorted(WEIGHT_KEYS)}")
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     sam_precision = torch_dtype if sam_dtype is None else resolve_dtype(sam_dtype)
     if detection_size is not None and (not isinstance(detection_size, int) or detection_size < 1):
-        raise ValueError(f"detection_size must be a positive int, got {detection_size!r}")
+        raise ConfigError(f"detection_size must be a positive int, got {detection_size!r}")
     if not isinstance(sam_batch_size, int) or sam_batch_size < 1:
-        raise ValueError(f"sam_batch_size must be a positive int, got {sam_batch_size!r}")
+        raise ConfigError(f"sam_batch_size must be a positive int, got {sam_batch_size!r}")
 
     sam_architecture, sam_spec = (TINY_SAM, None) if variant == "tiny" else SAM_MODELS[sam_model]
     clip = None if variant == "tiny" else clip_choice(clip_model)
@@ -169,7 +170,7 @@ def metric_weight_paths(
     """
     if variant == "random":
         if weights:
-            raise ValueError(
+            raise ConfigError(
                 "variant 'random' uses seeded random weights; weights= applies to 'default' "
                 f"(got keys {sorted(weights)})"
             )
@@ -177,7 +178,7 @@ def metric_weight_paths(
     if variant == "tiny":
         extra = sorted(set(weights) - {"clip", "sam"})
         if extra:
-            raise ValueError(
+            raise ConfigError(
                 f"variant 'tiny' accepts weights for 'clip' and 'sam' only, got {extra}"
             )
         paths = {key: Path(path).expanduser() for key, path in weights.items()}
@@ -208,4 +209,4 @@ def metric_weight_paths(
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choices: {list(choices)}")
+        raise ConfigError(f"unknown {name} {value!r}; choices: {list(choices)}")

@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from bpm_edit.errors import ConfigError
+
 
 @runtime_checkable
 class Segmenter(Protocol):
@@ -70,9 +72,9 @@ class SamSegmenter:
         from bpm_edit.models.sam_encoder import check_encoder
 
         if cache_size < 1:
-            raise ValueError(f"cache_size must be >= 1, got {cache_size}")
+            raise ConfigError(f"cache_size must be >= 1, got {cache_size}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         if fused_attention:
             check_encoder(sam.image_encoder)
         self.sam = sam.eval()

@@ -91,7 +91,7 @@ def get_parser(name: str = "rules", **options: Any) -> InstructionParser:
     `TypeError` from the parser's constructor.
     """
     if name not in PARSER_NAMES:
-        raise ValueError(f"unknown parser {name!r}; choose one of {list(PARSER_NAMES)}")
+        raise ConfigError(f"unknown parser {name!r}; choose one of {list(PARSER_NAMES)}")
     key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
     parser = _BUILT.get(key)
     if parser is None:
@@ -120,12 +120,12 @@ def parse_instruction(
     if isinstance(parser, str):
         return get_parser(parser, **options).parse(text)
     if options:
-        raise ValueError(
+        raise ConfigError(
             f"options {sorted(options)} apply only when the parser is given by name; "
             "build the parser object with them instead"
         )
     if not isinstance(parser, InstructionParser):
-        raise ValueError(
+        raise ConfigError(
             f"parser must be one of {list(PARSER_NAMES)} or an object with 'parser_id' "
             f"and 'parse()', got {type(parser).__name__}"
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bpm_edit.errors import DatasetError, InputError
 from bpm_edit.parsing.base import InstructionParser
 from bpm_edit.spec import EDIT_FIELDS, WHOLE_IMAGE, EditSpec, SpecError
 
@@ -51,7 +52,7 @@ _ARTICLES = frozenset({"a", "an", "the"})
 _WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")
 
 
-class CaseFileError(ValueError):
+class CaseFileError(DatasetError):
     """A case file is missing or has a malformed row (the message names file and line)."""
 
 
@@ -127,7 +128,7 @@ def load_cases(path: str | Path) -> list[ParserCase]:
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise CaseFileError(f"{path}: cannot read case file: {error}") from None
     cases = []
     for number, line in enumerate(lines, start=1):
@@ -328,7 +329,7 @@ def evaluate_parser(parser: InstructionParser, cases: list[ParserCase]) -> Parse
     """Parse every case and score it. A parser exception on a case counts as all-wrong
     for that case (its message is kept in the report) rather than aborting the run."""
     if not cases:
-        raise ValueError("evaluate_parser needs at least one case")
+        raise InputError("evaluate_parser needs at least one case")
     results = []
     elapsed = 0.0
     for case in cases:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from bpm_edit.errors import InputError
 from bpm_edit.spec import EditSpec
 
 
@@ -23,8 +24,8 @@ class InstructionParser(Protocol):
 def check_instruction(instruction: object) -> str:
     """Return the instruction stripped; raise `ValueError` for empty or non-string input."""
     if not isinstance(instruction, str):
-        raise ValueError(f"instruction must be a string, got {type(instruction).__name__}")
+        raise InputError(f"instruction must be a string, got {type(instruction).__name__}")
     text = instruction.strip()
     if not text:
-        raise ValueError("instruction is empty (or only whitespace): nothing to parse")
+        raise InputError("instruction is empty (or only whitespace): nothing to parse")
     return text

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
+from bpm_edit.errors import InputError
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.spec import EditSpec, SpecError
 from bpm_edit.store import JsonlStore
@@ -60,7 +61,7 @@ class ParseCache:
         specs = list(specs)
         for spec in specs:
             if not spec.instruction or not spec.parser:
-                raise ValueError("only specs with 'instruction' and 'parser' can be cached")
+                raise InputError("only specs with 'instruction' and 'parser' can be cached")
         self._store.append_many(spec.to_dict() for spec in specs)
         for spec in specs:
             self._specs[(spec.instruction, spec.parser)] = spec
@@ -93,7 +94,7 @@ def parse_many(
         try:
             texts.append(check_instruction(instruction))
         except ValueError as err:
-            raise ValueError(f"instruction {index + 1}: {err}") from None
+            raise InputError(f"instruction {index + 1}: {err}") from None
     parser_id = parser.parser_id
     if cache_path is None or isinstance(cache_path, ParseCache):
         cache = cache_path

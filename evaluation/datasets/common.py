@@ -52,7 +52,7 @@ class DatasetError(bpm_edit.errors.DatasetError):
     """A dataset file cannot be read at all (missing, not JSON, wrong top-level shape)."""
 
 
-class RowProblem(Exception):
+class RowProblem(bpm_edit.errors.DatasetError):
     """A problem with one row (or one field of it): loaders turn it into a `RowError`."""
 
     def __init__(self, field_name: str | None, message: str) -> None:
@@ -69,6 +69,8 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DatasetError(f"{path}: not valid JSON ({err})") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path}: cannot read ({err})") from err
 
 
 def row_number(value: Any, field_name: str) -> float | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bpm_edit.errors import InputError
 from evaluation.datasets.common import (
     DatasetError,
     LoadResult,
@@ -39,15 +40,15 @@ def decode_pie_mask(encoded: Sequence[int], shape: tuple[int, int] = PIE_MASK_SH
     """
     values = list(encoded)
     if len(values) % 2:
-        raise ValueError(f"PIE-Bench mask has an odd number of values ({len(values)})")
+        raise InputError(f"PIE-Bench mask has an odd number of values ({len(values)})")
     size = shape[0] * shape[1]
     flat = np.zeros(size, dtype=bool)
     for start, length in zip(values[0::2], values[1::2], strict=True):
         if isinstance(start, bool) or isinstance(length, bool):
-            raise ValueError("PIE-Bench mask values must be integers")
+            raise InputError("PIE-Bench mask values must be integers")
         start, length = int(start), int(length)
         if start < 0 or length < 0:
-            raise ValueError(f"PIE-Bench mask run ({start}, {length}) is negative")
+            raise InputError(f"PIE-Bench mask run ({start}, {length}) is negative")
         flat[start:min(start + length, size)] = True
     return flat.reshape(shape)
 

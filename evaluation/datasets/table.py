@@ -42,7 +42,10 @@ PLAIN_COLUMNS = (
 def _plain_rows(path: Path) -> list[tuple[int, Any]]:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path}: cannot read ({err})") from err
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(text.splitlines())
         return [(number, row) for number, row in enumerate(reader, start=2)]

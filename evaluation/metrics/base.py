@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from bpm_edit.errors import EndpointError
 from bpm_edit.images import align_pair, load_image
 from bpm_edit.models.registry import VARIANTS
 from evaluation.items import EditItem
@@ -27,7 +28,7 @@ from evaluation.items import EditItem
 MODEL_VARIANTS = VARIANTS
 
 
-class FatalMetricError(RuntimeError):
+class FatalMetricError(EndpointError):
     """A failure that will hit every item (an unreachable endpoint): the run stops."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bpm_edit.errors import ConfigError, WeightsNotFoundError
 from bpm_edit.models.weights import WeightSpec, resolve_weights, weights_tag
 from evaluation.items import EditItem
 from evaluation.metrics.base import MODEL_VARIANTS, MetricOutput, load_pair
@@ -54,11 +55,11 @@ def build_dino(variant: str, weights_dir: Any = None):
     from transformers import ViTConfig, ViTModel
 
     if variant not in MODEL_VARIANTS:
-        raise ValueError(f"unknown models variant {variant!r}; choose from {MODEL_VARIANTS}")
+        raise ConfigError(f"unknown models variant {variant!r}; choose from {MODEL_VARIANTS}")
     if variant == "default":
         folder = resolve_weights(DINO_WEIGHTS, weights_dir)
         if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-            raise FileNotFoundError(
+            raise WeightsNotFoundError(
                 f"DINO: {folder} has config.json but no weights (*.safetensors or *.bin); "
                 f"point {DINO_WEIGHTS.flag} to a complete copy of {DINO_WEIGHTS.repo_id}"
             )

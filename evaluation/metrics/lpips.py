@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from bpm_edit.errors import ConfigError, InputError, WeightsError, WeightsNotFoundError
 from bpm_edit.models.weights import WeightSpec, resolve_weights, weights_tag
 from evaluation.items import EditItem
 from evaluation.metrics.base import MODEL_VARIANTS, MetricOutput, load_pair, to_float
@@ -74,6 +75,18 @@ def packaged_lin_weights() -> Path | None:
     except (ImportError, ModuleNotFoundError, TypeError):
         return None
     return path if path.is_file() else None
+
+
+def _read_weights(path: Path) -> Any:
+    """The state dict in a `torch.save`d weights file; an unreadable file is a `WeightsError`."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as err:
+        raise WeightsNotFoundError(f"LPIPS: weights file not found: {path}") from err
+    except Exception as err:
+        raise WeightsError(f"LPIPS: cannot read weights file {path}: {err}") from err
 
 
 def build_lpips_network(trunk_state: Mapping[str, Any] | None, lin_path: Path | None):
@@ -119,19 +132,19 @@ def build_lpips_network(trunk_state: Mapping[str, Any] | None, lin_path: Path | 
         try:
             network.trunk.load_state_dict(trunk, strict=True)
         except RuntimeError as err:
-            raise RuntimeError(f"LPIPS: the AlexNet weights do not fit: {err}") from err
+            raise WeightsError(f"LPIPS: the AlexNet weights do not fit: {err}") from err
     if lin_path is None:
         with torch.no_grad():  # LPIPS weights are non-negative: keep distances >= 0
             for lin in network.lins:
                 lin.weight.abs_()
     else:
-        state = torch.load(lin_path, map_location="cpu", weights_only=True)
+        state = _read_weights(lin_path)
         # The published file names the layers lin<k>.model.1.weight (after a dropout).
         lins = {}
         for index in range(len(CHANNELS)):
             name = f"lin{index}.model.1.weight"
             if name not in state:
-                raise RuntimeError(f"LPIPS: {lin_path} has no {name}; is it LPIPS v0.1 alex.pth?")
+                raise WeightsError(f"LPIPS: {lin_path} has no {name}; is it LPIPS v0.1 alex.pth?")
             lins[f"{index}.weight"] = state[name]
         network.lins.load_state_dict(lins, strict=True)
     return network.eval().requires_grad_(False)
@@ -157,12 +170,10 @@ class LPIPSMetric:
         cls, variant: str, device: str = "cpu", weights: Mapping[str, Any] | None = None
     ) -> LPIPSMetric:
         """Build with "default" (real weights via the registry), "random" or "tiny"."""
-        import torch
-
         from bpm_edit.devices import resolve_device
 
         if variant not in MODEL_VARIANTS:
-            raise ValueError(f"unknown models variant {variant!r}; choose from {MODEL_VARIANTS}")
+            raise ConfigError(f"unknown models variant {variant!r}; choose from {MODEL_VARIANTS}")
         resolve_device(device)
         weights = dict(weights or {})
         lin_path = weights.get("lpips_lin")
@@ -172,7 +183,7 @@ class LPIPSMetric:
             if lin_path is None:
                 lin_path = resolve_weights(LIN_WEIGHTS)
             trunk_path = resolve_weights(ALEXNET_WEIGHTS, weights.get("lpips_alexnet"))
-            trunk_state = torch.load(trunk_path, map_location="cpu", weights_only=True)
+            trunk_state = _read_weights(trunk_path)
         network = build_lpips_network(trunk_state, lin_path)
         description = {
             "net": "alex", "version": "0.1", "variant": variant,
@@ -190,7 +201,7 @@ class LPIPSMetric:
         pairs = [load_pair(item) for item in items]
         for item, (original, _, _) in zip(items, pairs, strict=True):
             if min(original.size) < MIN_SIDE:
-                raise ValueError(
+                raise InputError(
                     f"item {item.item_id}: LPIPS needs images of at least {MIN_SIDE} px per "
                     f"side, got {original.width}x{original.height}"
                 )

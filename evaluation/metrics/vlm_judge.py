@@ -46,6 +46,7 @@ from bpm_edit.chat_endpoint import (
     chat_completions_url,
     post_chat,
 )
+from bpm_edit.errors import ConfigError, EndpointError
 from evaluation.items import EditItem
 from evaluation.metrics.base import FatalMetricError, MetricOutput, load_pair
 
@@ -77,7 +78,7 @@ _FATAL_STATUS = (401, 403, 404)
 _RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
 
 
-class VLMRequestError(RuntimeError):
+class VLMRequestError(EndpointError):
     """One request to the VLM endpoint failed (the item's error)."""
 
 
@@ -180,9 +181,9 @@ class VLMJudge:
         concurrency: int = 4,
     ) -> None:
         if max_side < 16:
-            raise ValueError(f"max_side must be >= 16, got {max_side}")
+            raise ConfigError(f"max_side must be >= 16, got {max_side}")
         if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+            raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
         self.url = chat_completions_url(base_url)
         self.model = model
         self.api_key = api_key if api_key is not None else os.environ.get(api_key_env) or None

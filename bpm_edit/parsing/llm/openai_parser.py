@@ -26,6 +26,7 @@ from bpm_edit.chat_endpoint import (
     chat_completions_url,
     post_chat,
 )
+from bpm_edit.errors import ConfigError, EndpointError
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.parsing.llm.prompt import (
     ANSWER_SCHEMA,
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 
 
-class LLMEndpointError(RuntimeError):
+class LLMEndpointError(EndpointError):
     """The chat endpoint could not be reached or did not answer usably."""
 
 
@@ -88,15 +89,15 @@ class OpenAIParser:
         concurrency: int = 1,
     ) -> None:
         if not model or not model.strip():
-            raise ValueError("OpenAIParser needs a model name (the name the endpoint serves)")
+            raise ConfigError("OpenAIParser needs a model name (the name the endpoint serves)")
         if timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+            raise ConfigError(f"timeout must be > 0 seconds, got {timeout}")
         if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries}")
+            raise ConfigError(f"retries must be >= 0, got {retries}")
         if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+            raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
         if response_format not in RESPONSE_FORMATS:
-            raise ValueError(
+            raise ConfigError(
                 f"response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}"
             )
         self.url = chat_completions_url(base_url)

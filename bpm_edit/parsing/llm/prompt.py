@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+from bpm_edit.errors import EndpointError
 from bpm_edit.parsing.base import InstructionParser
 from bpm_edit.spec import (
     EDIT_FIELDS,
@@ -148,7 +149,7 @@ _EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
-class LLMAnswerError(ValueError):
+class LLMAnswerError(EndpointError, ValueError):
     """An LLM's answer is not a valid edit specification (the message says why)."""
 
 

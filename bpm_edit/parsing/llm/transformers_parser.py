@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bpm_edit.devices import resolve_device
+from bpm_edit.errors import ConfigError, WeightsError
 from bpm_edit.parsing.base import InstructionParser, check_instruction
 from bpm_edit.parsing.llm.prompt import PROMPT_VERSION, answer_with_retry
 from bpm_edit.spec import EditSpec
@@ -51,9 +52,9 @@ class TransformersParser:
         batch_size: int = 8,
     ) -> None:
         if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         self.model_name = str(model)
         self.max_new_tokens = max_new_tokens
         self.fallback = fallback
@@ -125,7 +126,7 @@ def _load(model_name: str, device: str, dtype: Any) -> tuple[Any, Any]:
             model_name, dtype="auto" if dtype is None else dtype, device_map=device
         )
     except (OSError, ValueError) as err:
-        raise RuntimeError(
+        raise WeightsError(
             f"cannot load the parser model {model_name!r}: {err}\n"
             f"Point the parser at a local copy of the model (a directory with config.json, "
             f"the tokenizer files and the weights): `--model /path/to/dir` on the command "
@@ -133,7 +134,7 @@ def _load(model_name: str, device: str, dtype: Any) -> tuple[Any, Any]:
             f"the hub is reachable: `hf download {model_name} --local-dir DIR`."
         ) from err
     if tokenizer.chat_template is None:
-        raise RuntimeError(
+        raise WeightsError(
             f"the tokenizer of {model_name!r} has no chat template; the transformers parser "
             "needs an instruction-tuned chat model"
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from bpm_edit.errors import ConfigError
 from bpm_edit.parsing.base import check_instruction
 from bpm_edit.parsing.rules.grammar import is_pronoun, relation_at
 from bpm_edit.parsing.rules.templates import (
@@ -309,7 +310,7 @@ class RulesParser:
 
     def __init__(self, max_chars: int = MAX_CHARS) -> None:
         if max_chars < 1:
-            raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+            raise ConfigError(f"max_chars must be >= 1, got {max_chars}")
         self.max_chars = max_chars
 
     def parse(self, instruction: str) -> EditSpec:
