@@ -243,7 +243,19 @@ class MetricConfig:
         if getattr(args, "device", None) is not None:
             values["device"] = args.device
         values.update(overrides)
-        return cls(**values)
+        return from_flags(cls, **values)
+
+
+def from_flags(config_class: type, **values: Any) -> Any:
+    """`config_class(**values)` for a command line: a `ConfigError` about a field names
+    its flag (``steps must be >= 1`` -> ``--steps must be >= 1``)."""
+    try:
+        return config_class(**values)
+    except ConfigError as err:
+        field_name, _, rest = str(err).partition(" ")
+        if field_name in values:
+            raise ConfigError(f"--{field_name.replace('_', '-')} {rest}") from err
+        raise
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:
@@ -252,4 +264,4 @@ def settings_key(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-__all__ = ["SPEED_ONLY", "MetricConfig", "settings_key"]
+__all__ = ["SPEED_ONLY", "MetricConfig", "from_flags", "settings_key"]

@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from bpm_edit.config import from_flags
 from bpm_edit.errors import ConfigError
 from pipelines.masks import check_mask_options
 
@@ -112,8 +113,8 @@ class EditConfig:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> EditConfig:
         """The config of flags added by `add_arguments`."""
-        return cls(
-            model=args.model, seed=args.seed, steps=args.steps,
+        return from_flags(
+            cls, model=args.model, seed=args.seed, steps=args.steps,
             guidance_scale=args.guidance_scale, image_guidance_scale=args.image_guidance_scale,
             resolution=args.resolution, device=args.device, dtype=args.dtype,
             mask=MaskOptions(args.mask_dilation, args.mask_feather, args.mask_floor,

@@ -232,7 +232,7 @@ def test_script_bad_input_is_one_clear_error_and_keeps_out(
     model = [] if "--model" in arguments else ["--model", "tiny"]
     assert script.main([*model, *arguments, "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert err.startswith("enhance.py: error: ") and message in err and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["round1.png"]
     assert (out / "round1.png").read_bytes() == b"from an earlier run"
 

@@ -196,7 +196,7 @@ def test_names_aliases_and_errors():
         parse_metric_names("l2,ssim")
     with pytest.raises(ValueError, match="no metric given"):
         parse_metric_names(" , ")
-    with pytest.raises(ValueError, match="unknown models variant 'small'"):
+    with pytest.raises(ValueError, match="models must be one of .* got 'small'"):
         build_metrics(["l2"], models="small")
     with pytest.raises(ValueError, match="--vlm-url"):
         build_metrics(["vlm"], models="tiny")
@@ -233,15 +233,29 @@ def test_bpm_metric_records_the_components(tmp_path):
 def test_bpm_result_key_ignores_the_sam_batch_size_but_not_the_speed_options():
     from bpm_edit.parsing.rules.parser import RulesParser
 
-    def settings(**model_options):
-        (bpm,) = build_metrics(["bpm"], models="tiny",
-                               bpm_options={"model_options": model_options})
+    def settings(**options):
+        (bpm,) = build_metrics(["bpm"], models="tiny", **options)
         return bpm.settings()
 
     assert settings(sam_batch_size=4) == settings()  # same scores: finished records stay
-    assert settings()["parser"] == RulesParser.parser_id  # a new grammar: a new key
-    assert settings(detection_size=96)["model_options"] == {"detection_size": "96"}
+    assert settings()["parser"]["id"] == RulesParser.parser_id  # a new grammar: a new key
+    assert settings(detection_size=96)["detection_size"] == 96
     assert settings(sam_dtype="bfloat16") != settings()
+
+
+def test_baseline_keys_tag_the_weights_they_resolved(images, tmp_path, monkeypatch):
+    """A DINO checkpoint found through $BPM_EDIT_WEIGHTS (not passed explicitly) is in
+    the metric's settings, so another checkpoint there gives other result keys."""
+    (tiny,) = build_metrics(["dino"], models="tiny")
+    tiny.model.save_pretrained(tmp_path / "dino-vits16")
+    monkeypatch.setenv("BPM_EDIT_WEIGHTS", str(tmp_path))
+    (found,) = build_metrics(["dino"], models="default")
+    tag = found.settings()["dino"]["weights"]
+    assert tag.startswith(str((tmp_path / "dino-vits16").resolve()))
+    config = tmp_path / "dino-vits16" / "config.json"
+    config.write_text(config.read_text() + " ")
+    (again,) = build_metrics(["dino"], models="default")
+    assert again.settings()["dino"]["weights"] != tag
 
 
 # ------------------------------------------------------------------- the VLM judge

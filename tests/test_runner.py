@@ -370,4 +370,4 @@ def test_evaluate_script_reads_the_authors_metadata_format(tmp_path, capsys):
     assert "--outputs MODEL=FOLDER" in capsys.readouterr().err
     assert main(["--dataset", str(metadata), "--model-names", "ip2p,mgie", "--metrics", "bpm",
                  "--sam-batch-size", "0", "--out", str(out)]) == 2
-    assert "--sam-batch-size must be >= 1, got 0" in capsys.readouterr().err
+    assert "--sam-batch-size must be a positive int, got 0" in capsys.readouterr().err

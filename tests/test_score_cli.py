@@ -163,4 +163,4 @@ def test_speed_options_reach_the_models(scene_files, capsys, monkeypatch) -> Non
     assert code == 0 and np.isfinite(json.loads(stdout)["bpm"])
     assert (seen["sam_dtype"], seen["detection_size"]) == ("bfloat16", 96)
     code, _, stderr = run_cli(capsys, *base, "--detection-size", "0")
-    assert code == 2 and "detection_size must be a positive int" in stderr
+    assert code == 2 and "--detection-size must be a positive int" in stderr

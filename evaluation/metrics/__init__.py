@@ -167,6 +167,7 @@ def build_metrics(
     weights: Mapping[str, str | Path] | None = None,
     vlm_options: Mapping[str, Any] | None = None,
     use_dataset_masks: bool = False,
+    **settings: Any,
 ) -> list[EditMetric]:
     """Build the metrics `names` (see `METRIC_CHOICES`).
 
@@ -175,9 +176,11 @@ def build_metrics(
     `weights["clip"]`: the CLIP baselines and BPM's S_modify see one CLIP). `weights`
     maps the baselines' own `WeightSpec.key`s to local paths (e.g.
     `{"dino": "/w/dino-vits16"}`); `vlm_options` go to `VLMJudge` (base_url, model,
-    api_key, ...). Models shared by several metrics (CLIP) are built once.
+    api_key, ...); `settings` are `MetricConfig` fields applied on top of `config`
+    (``build_metrics(["l2"], models="tiny")``). Models shared by several metrics (CLIP)
+    are built once.
     """
-    config = config or MetricConfig()
+    config = (config or MetricConfig()).replace(**settings)
     models, device, dtype = config.models, config.device, config.dtype
     canonical = parse_metric_names(names)
     weights = dict(weights or {})
