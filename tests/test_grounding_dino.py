@@ -382,6 +382,55 @@ def test_groundingdino_py_default_errors(tmp_path):
         )
 
 
+@pytest.mark.parametrize("backend", ["transformers", "groundingdino-py"])
+def test_thresholds_per_call_and_a_working_size_fixed_at_construction(backend, images):
+    detector = build_grounding_dino(backend, "tiny")
+    phrases = ["a cat", "the dog"]
+    for box, text in ((0.0, 0.0), (0.3, 0.25), (0.5, 0.6)):
+        own = build_grounding_dino(backend, "tiny", box_threshold=box, text_threshold=text)
+        passed = detector.detect(images, phrases, box_threshold=box, text_threshold=text)
+        for a, b in zip(passed, own.detect(images, phrases), strict=True):
+            assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+    assert (detector.box_threshold, detector.text_threshold) == (0.3, 0.25)  # unchanged
+    with pytest.raises(ValueError, match="text_threshold must lie in"):
+        detector.detect(images, phrases, text_threshold=1.5)
+
+    assert detector.detection_size == {"shortest_edge": 128, "longest_edge": 224}
+    small = {"shortest_edge": 96, "longest_edge": 160}
+    built = build_grounding_dino(backend, "tiny", detection_size=small)
+    derived = detector.with_detection_size(small)
+    assert built.detection_size == derived.detection_size == small
+    assert derived.model is detector.model
+    assert detector.detection_size == {"shortest_edge": 128, "longest_edge": 224}
+    for a, b in zip(built.detect(images, phrases), derived.detect(images, phrases), strict=True):
+        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+    detector.detection_size["shortest_edge"] = 1  # a copy: the detector keeps its own
+    assert detector.detection_size["shortest_edge"] == 128
+    with pytest.raises(AttributeError):
+        detector.detection_size = small
+    with pytest.raises(ValueError, match="shortest_edge <= longest_edge"):
+        build_grounding_dino(backend, "tiny", detection_size={"shortest_edge": 200,
+                                                              "longest_edge": 100})  # fmt: skip
+
+
+def test_hf_working_size_is_the_resize_of_each_image():
+    detector = build_grounding_dino(
+        "transformers", "tiny", detection_size={"shortest_edge": 96, "longest_edge": 160}
+    )
+    image = Image.new("RGB", (64, 48))
+    seen = []
+    original = detector._detect_batch
+
+    def record(pixel_values, *args):
+        seen.append(tuple(pixel_values.shape))
+        return original(pixel_values, *args)
+
+    detector._detect_batch = record
+    detector.detect([image], ["a cat"])
+    assert seen == [(1, 3, 96, 128)]
+    assert detector.processor.image_processor.size["shortest_edge"] == 128  # not changed
+
+
 def test_hf_post_processing_agrees_with_the_processors(hf_tiny, images):
     """Boxes and scores as transformers' `post_process_grounded_object_detection` computes
     them (its text threshold only labels boxes; ours also drops boxes without a phrase token

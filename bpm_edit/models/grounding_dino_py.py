@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -44,6 +44,8 @@ from bpm_edit.models.grounding_dino_common import (
     TEXT_THRESHOLD,
     TINY_DETECTION_SIZE,
     bert_tokenizer,
+    call_thresholds,
+    check_detection_size,
     check_pairs,
     check_thresholds,
     grounded_detections,
@@ -248,7 +250,9 @@ class GroundingDinoPyDetector:
     """groundingdino-py's `GroundingDINO` behind the `Detector` interface.
 
     One (image, caption) pair per forward, as the original `predict()` (no padding between
-    images, so results do not depend on what else is in a batch).
+    images, so results do not depend on what else is in a batch). `detection_size` is the
+    working size ``{"shortest_edge", "longest_edge"}``, fixed at construction (see
+    `with_detection_size`).
     """
 
     def __init__(
@@ -258,18 +262,30 @@ class GroundingDinoPyDetector:
         text_threshold: float = TEXT_THRESHOLD,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
-        detection_size: dict[str, int] = DETECTION_SIZE,
+        detection_size: Mapping[str, int] = DETECTION_SIZE,
     ) -> None:
         check_thresholds(box_threshold, text_threshold)
+        self._detection_size = check_detection_size(detection_size)
         self.device = torch.device(device)
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.dtype = next(self.model.parameters()).dtype
         self.box_threshold = box_threshold
         self.text_threshold = text_threshold
-        self.detection_size = dict(detection_size)
         tokenizer = model.tokenizer
         ids = tokenizer.convert_tokens_to_ids(list(SEPARATOR_TOKENS))
         self._separator_ids = [i for i in ids if i != tokenizer.unk_token_id]
+
+    @property
+    def detection_size(self) -> dict[str, int]:
+        """The working resolution, ``{"shortest_edge", "longest_edge"}`` (a copy)."""
+        return dict(self._detection_size)
+
+    def with_detection_size(self, detection_size: Mapping[str, int]) -> GroundingDinoPyDetector:
+        """A detector over the same model at another working size."""
+        return GroundingDinoPyDetector(
+            self.model, self.box_threshold, self.text_threshold, device=self.device,
+            dtype=self.dtype, detection_size=detection_size,
+        )  # fmt: skip
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """groundingdino's `load_image` transform: resize (shortest edge, longest capped),
@@ -277,19 +293,31 @@ class GroundingDinoPyDetector:
         import torchvision.transforms.functional as tf
         from groundingdino.datasets.transforms import resize
 
-        size = self.detection_size
+        size = self._detection_size
         resized, _ = resize(image.convert("RGB"), None, size["shortest_edge"], size["longest_edge"])
         return tf.normalize(tf.to_tensor(resized), IMAGENET_MEAN, IMAGENET_STD)
 
-    def detect(self, images: Sequence[Image.Image], phrases: Sequence[str]) -> list[Detections]:
+    def detect(
+        self,
+        images: Sequence[Image.Image],
+        phrases: Sequence[str],
+        *,
+        box_threshold: float | None = None,
+        text_threshold: float | None = None,
+    ) -> list[Detections]:
         captions = check_pairs(images, phrases)
+        thresholds = call_thresholds(
+            (self.box_threshold, self.text_threshold), box_threshold, text_threshold
+        )
         return [
-            self._detect_one(image, caption)
+            self._detect_one(image, caption, thresholds)
             for image, caption in zip(images, captions, strict=True)
         ]
 
     @torch.inference_mode()
-    def _detect_one(self, image: Image.Image, caption: str) -> Detections:
+    def _detect_one(
+        self, image: Image.Image, caption: str, thresholds: tuple[float, float]
+    ) -> Detections:
         pixels = self.preprocess(image).to(self.device, self.dtype)
         with warnings.catch_warnings():
             _quiet_groundingdino_warnings()
@@ -298,9 +326,7 @@ class GroundingDinoPyDetector:
         boxes = outputs["pred_boxes"].float()[0].cpu()
         input_ids = self.model.tokenizer(caption, return_tensors="pt")["input_ids"][0]
         phrase_mask = phrase_token_mask(input_ids, self._separator_ids, probs.shape[-1])
-        return grounded_detections(
-            probs, boxes, phrase_mask, image.size, self.box_threshold, self.text_threshold
-        )
+        return grounded_detections(probs, boxes, phrase_mask, image.size, *thresholds)
 
 
 def build_groundingdino_py_detector(
@@ -312,6 +338,7 @@ def build_groundingdino_py_detector(
     text_threshold: float,
     tokenizer: str | Path = "bert-base-uncased",
     architecture: str = "swint-ogc",
+    detection_size: Mapping[str, int] | None = None,
 ) -> GroundingDinoPyDetector:
     """The groundingdino-py detector of a variant.
 
@@ -319,6 +346,8 @@ def build_groundingdino_py_detector(
     `architecture` ("swint-ogc", the real model; "tiny" for checkpoints of the tiny
     variant), and `tokenizer` the bert-base-uncased tokenizer (a local directory or a hub
     id already in the local cache). "tiny" / "random": seeded random weights.
+    `detection_size` None: `TINY_DETECTION_SIZE` for the tiny architecture, else
+    `DETECTION_SIZE`.
     """
     if architecture not in ("swint-ogc", "tiny"):
         raise ValueError(f"unknown architecture {architecture!r}; expected 'swint-ogc' or 'tiny'")
@@ -343,14 +372,12 @@ def build_groundingdino_py_detector(
         model = build_groundingdino_model(groundingdino_args(shape), text_tokenizer)
     if variant == "default":
         load_checkpoint(model, path)
+    if detection_size is None:
+        detection_size = TINY_DETECTION_SIZE if shape == "tiny" else DETECTION_SIZE
     return GroundingDinoPyDetector(
-        model,
-        box_threshold,
-        text_threshold,
-        device=device,
-        dtype=dtype,
-        detection_size=TINY_DETECTION_SIZE if shape == "tiny" else DETECTION_SIZE,
-    )
+        model, box_threshold, text_threshold, device=device, dtype=dtype,
+        detection_size=detection_size,
+    )  # fmt: skip
 
 
 def _quiet_groundingdino_warnings() -> None:
