@@ -20,7 +20,7 @@ models, and measures in one process, on the same models and the same images:
   split round 1 / localization / round 2 / scoring and the per-step time, from which
   the 50-step ratio is extrapolated.
 
-Every stage is timed by wrapping the models (`_Timed`); the images are synthetic
+Every stage is timed by wrapping the models (`benchmarks.timing`); the images are synthetic
 (random-weight models find random boxes in any picture) and written to PNG files so
 that decoding is part of the measurement.
 """
@@ -34,14 +34,15 @@ import resource
 import statistics
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from benchmarks.timing import StageClock, TimedDetector, TimedEncoder, TimedSegmenter
+from bpm_edit.errors import ConfigError
 
 #: Score fields compared between the naive path and ours.
 COMPARED = ("bpm", "s_modify", "s_preserve", "s_size", "s_position")
@@ -93,19 +94,19 @@ class BenchmarkConfig:
 
     def __post_init__(self) -> None:
         if self.models not in ("random", "tiny"):
-            raise ValueError(f"models must be 'random' or 'tiny', got {self.models!r}")
+            raise ConfigError(f"models must be 'random' or 'tiny', got {self.models!r}")
         for name in ("pairs", "edits_per_original", "image_size", "resolution", "steps",
                      "batch_size", "sam_batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+            raise ConfigError(f"warmup must be >= 0, got {self.warmup}")
         if self.dtype not in AGREEMENT_TOLERANCE:
-            raise ValueError(f"dtype must be one of {sorted(AGREEMENT_TOLERANCE)}, got "
-                             f"{self.dtype!r}")
+            raise ConfigError(f"dtype must be one of {sorted(AGREEMENT_TOLERANCE)}, got "
+                              f"{self.dtype!r}")
         if self.fast_sam_dtype not in (None, "bfloat16", "float16"):
-            raise ValueError(f"fast_sam_dtype must be None, 'bfloat16' or 'float16', got "
-                             f"{self.fast_sam_dtype!r}")
+            raise ConfigError(f"fast_sam_dtype must be None, 'bfloat16' or 'float16', got "
+                              f"{self.fast_sam_dtype!r}")
 
 
 #: The CI setting (tiny models; the tiny detector works at 128 px by default).
@@ -119,48 +120,7 @@ def quick_config(**overrides: Any) -> BenchmarkConfig:
     return BenchmarkConfig(**{**QUICK, **overrides})
 
 
-# ------------------------------------------------------------------------ timing
-
-
-class StageClock:
-    """Seconds and calls per stage name."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.seconds[stage] += seconds
-        self.calls[stage] += 1
-
-    def timed(self, stage: str, function: Callable) -> Callable:
-        def call(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.add(stage, time.perf_counter() - started)
-
-        return call
-
-
-class _Timed:
-    """A model whose `methods` (name -> stage) are timed into a `StageClock`; every
-    other attribute, read or written, is the wrapped model's."""
-
-    def __init__(self, inner: Any, clock: StageClock, methods: dict[str, str]) -> None:
-        object.__setattr__(self, "_inner", inner)
-        object.__setattr__(self, "_clock", clock)
-        object.__setattr__(self, "_methods", methods)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._inner, name)
-        if name in self._methods:
-            return self._clock.timed(self._methods[name], value)
-        return value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._inner, name, value)
+# ------------------------------------------------------------------------ models
 
 
 @dataclass(frozen=True)
@@ -173,11 +133,19 @@ class _Models:
 
 
 def _timed_models(detector: Any, segmenter: Any, encoder: Any, clock: StageClock) -> _Models:
-    return _Models(
-        _Timed(detector, clock, {"detect": "detection"}),
-        _Timed(segmenter, clock, {"segment": "sam", "embed": "sam"}),
-        _Timed(encoder, clock, {"encode_images": "clip", "encode_texts": "clip"}),
-    )
+    return _Models(TimedDetector(detector, clock), TimedSegmenter(segmenter, clock),
+                   TimedEncoder(encoder, clock))
+
+
+def resized_detector(detector: Any, detection_size: dict[str, int] | None) -> Any:
+    """`detector` (a Grounding DINO backend) at another working size; None: itself."""
+    from bpm_edit.models.grounding_dino import HFGroundingDinoDetector
+    from bpm_edit.models.grounding_dino_py import GroundingDinoPyDetector
+
+    if not isinstance(detector, (HFGroundingDinoDetector, GroundingDinoPyDetector)):
+        raise TypeError(f"the benchmark needs a Grounding DINO detector, got "
+                        f"{type(detector).__name__}")
+    return detector if detection_size is None else detector.with_detection_size(detection_size)
 
 
 def fresh_segmenter(segmenter: Any, autocast_dtype: Any = "same", *,
@@ -350,7 +318,7 @@ def benchmark_bpm(config: BenchmarkConfig, models: Any, directory: Path) -> dict
         "originals": len({p.original for p in pairs}),
         "edits_per_original": config.edits_per_original,
         "image_size": config.image_size,
-        "detection_size": getattr(models.detector, "detection_size", None),
+        "detection_size": models.detector.detection_size,
         "ours": ours,
         "naive": naive,
         "ratio_naive_over_ours": naive["total_seconds"] / ours["total_seconds"],
@@ -363,16 +331,10 @@ def benchmark_bpm(config: BenchmarkConfig, models: Any, directory: Path) -> dict
     }
     fast_dtype = getattr(torch, config.fast_sam_dtype) if config.fast_sam_dtype else "same"
     if config.fast_sam_dtype or config.fast_detection_size:
-        detector = models.detector
-        before = getattr(detector, "detection_size", None)
-        if config.fast_detection_size:
-            detector.detection_size = dict(config.fast_detection_size)
-        try:
-            fast_results, fast = score_ours(pairs, models, config.batch_size, fast_dtype,
-                                            config.sam_batch_size)
-        finally:
-            if config.fast_detection_size:
-                detector.detection_size = before
+        fast_models = _Models(resized_detector(models.detector, config.fast_detection_size),
+                              models.segmenter, models.encoder)
+        fast_results, fast = score_ours(pairs, fast_models, config.batch_size, fast_dtype,
+                                        config.sam_batch_size)
         fast["options"] = {"sam_autocast_dtype": config.fast_sam_dtype,
                            "detection_size": config.fast_detection_size}
         report["ours_fast"] = fast
@@ -431,22 +393,14 @@ def benchmark_enhance(config: BenchmarkConfig, metric_models: Any) -> dict[str, 
     # The metric runs with the fast options when they are set (the CPU recommendation).
     sam_dtype = getattr(torch, config.fast_sam_dtype) if config.fast_sam_dtype else "same"
     segmenter = fresh_segmenter(metric_models.segmenter, sam_dtype)
-    metric = BPM(models=_Models(metric_models.detector, segmenter,
-                                fresh_encoder(metric_models.encoder)))
-    detector = metric_models.detector
-    before = getattr(detector, "detection_size", None)
-    if config.fast_detection_size:
-        detector.detection_size = dict(config.fast_detection_size)
-    try:
-        started = time.perf_counter()
-        edit = EditConfig(model=info.name, seed=config.seed, steps=config.steps,
-                          resolution=config.resolution)
-        result = enhance(working, instruction, edit, pipe=pipe, model_info=info, metric=metric,
-                         progress=False)
-        enhance_seconds = time.perf_counter() - started
-    finally:
-        if config.fast_detection_size:
-            detector.detection_size = before
+    detector = resized_detector(metric_models.detector, config.fast_detection_size)
+    metric = BPM(models=_Models(detector, segmenter, fresh_encoder(metric_models.encoder)))
+    started = time.perf_counter()
+    edit = EditConfig(model=info.name, seed=config.seed, steps=config.steps,
+                      resolution=config.resolution)
+    result = enhance(working, instruction, edit, pipe=pipe, model_info=info, metric=metric,
+                     progress=False)
+    enhance_seconds = time.perf_counter() - started
     # The plain edit again, after the enhancement: the faster of the two is reported.
     after_seconds, after_steps = plain_edit(config.steps)
     if after_seconds < before_seconds:
@@ -472,8 +426,7 @@ def benchmark_enhance(config: BenchmarkConfig, metric_models: Any) -> dict[str, 
                                   ("round1_edit", "localize", "round2_edit", "score")},
         "round2_status": result.round2_status,
         "metric_options": {"sam_autocast_dtype": str(segmenter.autocast_dtype),
-                           "detection_size": getattr(detector, "detection_size", None)
-                           if not config.fast_detection_size else config.fast_detection_size},
+                           "detection_size": detector.detection_size},
         "sam_embeddings": segmenter.encoder_calls,
         "ratio_enhance_over_plain": enhance_seconds / plain_seconds,
         "localize_and_score_seconds": bpm_seconds,

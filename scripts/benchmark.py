@@ -27,6 +27,7 @@ from benchmarks.speed import (  # noqa: E402
     write_report,
 )
 from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
+from bpm_edit.errors import run_command  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="CI mode: tiny models, 2 small pairs, a 2-step tiny edit")
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
+    return run_command("benchmark.py", lambda: run(args))
 
+
+def run(args: argparse.Namespace) -> int:
     detection = None
     if args.fast_detection_edge:
         longest = round(args.fast_detection_edge * 1333 / 800)

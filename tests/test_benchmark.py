@@ -8,19 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from benchmarks.speed import (
     STAGES,
     BenchmarkConfig,
-    StageClock,
-    _Timed,
     format_table,
     quick_config,
     run_benchmark,
     write_pairs,
     write_report,
 )
+from benchmarks.timing import StageClock, TimedDetector, TimedEncoder, TimedSegmenter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,20 +110,42 @@ def test_pairs_share_originals_and_are_deterministic(tmp_path):
         assert a.edited.read_bytes() == b.edited.read_bytes()
 
 
-def test_timed_wrapper_forwards_attributes_and_counts_calls():
-    class Model:
-        threshold = 0.3
+def test_timed_wrappers_implement_the_interfaces_and_count_calls():
+    from bpm_edit.models.clip import ImageTextEncoder
+    from bpm_edit.models.detection import Detector
+    from bpm_edit.models.sam import Segmenter
 
-        def detect(self, x):
-            return x + 1
+    class Models:
+        batch_size = 3
 
-    clock = StageClock()
-    model = Model()
-    timed = _Timed(model, clock, {"detect": "detection"})
-    assert timed.detect(1) == 2 and timed.detect(2) == 3
-    timed.threshold = 0.5
-    assert model.threshold == 0.5 and hasattr(timed, "threshold")
-    assert clock.calls["detection"] == 2 and clock.seconds["detection"] >= 0
+        def detect(self, images, phrases, *, box_threshold=None, text_threshold=None):
+            return [(box_threshold, text_threshold)] * len(images)
+
+        def embed(self, images):
+            self.embedded = list(images)
+
+        def segment(self, image, boxes):
+            return boxes
+
+        def encode_images(self, images):
+            return len(images)
+
+        def encode_texts(self, texts):
+            return len(texts)
+
+    clock, model = StageClock(), Models()
+    detector = TimedDetector(model, clock)
+    segmenter = TimedSegmenter(model, clock)
+    encoder = TimedEncoder(model, clock)
+    assert isinstance(detector, Detector) and isinstance(segmenter, Segmenter)
+    assert isinstance(encoder, ImageTextEncoder)
+    assert detector.detect([1, 2], ["a", "b"], text_threshold=0.5) == [(None, 0.5)] * 2
+    assert segmenter.batch_size == 3 and segmenter.segment(None, "boxes") == "boxes"
+    segmenter.embed([4])
+    assert model.embedded == [4]
+    assert encoder.encode_images([1, 2]) == 2 and encoder.encode_texts(["x"]) == 1
+    assert dict(clock.calls) == {"detection": 1, "sam": 2, "clip": 2}
+    assert all(seconds >= 0 for seconds in clock.seconds.values())
 
 
 @pytest.mark.parametrize(
@@ -142,18 +162,17 @@ def test_config_errors(options, message):
         BenchmarkConfig(**options)
 
 
-def test_detector_working_size_can_be_set():
+def test_fast_detector_is_a_new_detector_at_the_fast_working_size():
+    from benchmarks.speed import resized_detector
     from bpm_edit.models.grounding_dino import build_grounding_dino
 
     detector = build_grounding_dino("transformers", "tiny")
+    fast = resized_detector(detector, {"shortest_edge": 96, "longest_edge": 160})
+    assert fast.detection_size == {"shortest_edge": 96, "longest_edge": 160}
     assert detector.detection_size == {"shortest_edge": 128, "longest_edge": 224}
-    detector.detection_size = {"shortest_edge": 96, "longest_edge": 160}
-    assert detector.detection_size == {"shortest_edge": 96, "longest_edge": 160}
-    image = Image.new("RGB", (64, 48))
-    pixels = detector.processor.image_processor(images=image, return_tensors="pt")
-    assert tuple(pixels["pixel_values"].shape) == (1, 3, 96, 128)
-    with pytest.raises(ValueError, match="shortest_edge <= longest_edge"):
-        detector.detection_size = {"shortest_edge": 200, "longest_edge": 100}
+    assert resized_detector(detector, None) is detector
+    with pytest.raises(TypeError, match="needs a Grounding DINO detector"):
+        resized_detector(object(), None)
 
 
 def test_metric_models_speed_options():

@@ -152,7 +152,7 @@ def test_global_edit_skips_round2(photo, editor, metric):
 
 def test_nothing_localized_uses_an_all_ones_mask_and_flags_it(photo, editor, tiny_models):
     class FindsNothing:
-        def detect(self, images, phrases):
+        def detect(self, images, phrases, *, box_threshold=None, text_threshold=None):
             empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
             return [empty for _ in images]
 

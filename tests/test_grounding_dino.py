@@ -92,7 +92,7 @@ def tiny_bert():
 
 
 def test_extended_attention_mask_is_transformers4_maths():
-    from bpm_edit.models.grounding_dino_py import extended_attention_mask
+    from bpm_edit.models.grounding_dino_py_model import extended_attention_mask
 
     padding = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
     low = torch.finfo(torch.float32).min
@@ -112,7 +112,7 @@ def test_extended_attention_mask_is_transformers4_maths():
 def test_adapter_matches_old_warper_maths_with_phrase_mask(tiny_bert):
     """Grounding DINO feeds BERT a 3-D mask (tokens attend within their phrase only) and
     per-phrase position ids, built by the package's own helper."""
-    from bpm_edit.models.grounding_dino_py import BertTextEncoder
+    from bpm_edit.models.grounding_dino_py_model import BertTextEncoder
 
     with warnings.catch_warnings():  # the 2023 package imports timm.models.layers
         warnings.simplefilter("ignore", FutureWarning)
@@ -142,7 +142,7 @@ def test_adapter_matches_old_warper_maths_with_phrase_mask(tiny_bert):
 
 
 def test_adapter_matches_bert_with_padding_mask(tiny_bert):
-    from bpm_edit.models.grounding_dino_py import BertTextEncoder
+    from bpm_edit.models.grounding_dino_py_model import BertTextEncoder
 
     ids = torch.tensor([[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]])
     padding = (ids != 0).long()
@@ -157,7 +157,7 @@ def test_adapter_matches_bert_with_padding_mask(tiny_bert):
 
 
 def test_adapter_keeps_the_warper_parameter_names(tiny_bert):
-    from bpm_edit.models.grounding_dino_py import BertTextEncoder
+    from bpm_edit.models.grounding_dino_py_model import BertTextEncoder
 
     assert set(BertTextEncoder(tiny_bert).state_dict()) == set(tiny_bert.state_dict())
     assert any(k.startswith("embeddings.word_embeddings") for k in tiny_bert.state_dict())
@@ -238,7 +238,7 @@ def test_wordpiece_vocab_is_deterministic_with_bert_special_ids():
 
 
 def test_random_variants_are_the_full_size_swint_ogc():
-    from bpm_edit.models.grounding_dino_py import groundingdino_args
+    from bpm_edit.models.grounding_dino_py_model import groundingdino_args
 
     hf = hf_grounding_dino_config("random")
     swin = hf.backbone_config
@@ -381,6 +381,142 @@ def test_groundingdino_py_default_errors(tmp_path):
         build_grounding_dino(
             "groundingdino-py", "default", weights=checkpoint, tokenizer=tmp_path / "no-tok"
         )
+
+
+def package_groundingdino(args, tokenizer):
+    """The package's own `GroundingDINO.__init__`, its hub look-ups and `BertModelWarper`
+    patched out (what `bpm_edit` did before `OfflineGroundingDINO`; tests only)."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from groundingdino.models.GroundingDINO import groundingdino as gd
+    from groundingdino.models.GroundingDINO.backbone.backbone import Joiner
+    from groundingdino.models.GroundingDINO.backbone.position_encoding import (
+        build_position_encoding,
+    )
+    from groundingdino.models.GroundingDINO.backbone.swin_transformer import SwinTransformer
+    from groundingdino.models.GroundingDINO.transformer import build_transformer
+    from transformers import BertConfig, BertModel
+
+    from bpm_edit.models.grounding_dino_py_model import BertTextEncoder
+
+    indices = tuple(args.return_interm_indices)
+    swin = SwinTransformer(pretrain_img_size=224, out_indices=indices, **args.swin)
+    backbone = Joiner(swin, build_position_encoding(args))
+    backbone.num_channels = swin.num_features[4 - len(indices) :]
+    transformer = build_transformer(args)
+    offline_text = SimpleNamespace(
+        get_tokenlizer=lambda _: tokenizer,
+        get_pretrained_language_model=lambda _: BertModel(BertConfig(**args.bert)),
+    )
+    with (
+        mock.patch.object(gd, "get_tokenlizer", offline_text),
+        mock.patch.object(gd, "BertModelWarper", BertTextEncoder),
+    ):
+        return gd.GroundingDINO(
+            backbone, transformer, num_queries=args.num_queries, aux_loss=True,
+            iter_update=True, query_dim=4, num_feature_levels=args.num_feature_levels,
+            nheads=args.nheads, dec_pred_bbox_embed_share=args.dec_pred_bbox_embed_share,
+            two_stage_type=args.two_stage_type,
+            two_stage_bbox_embed_share=args.two_stage_bbox_embed_share,
+            two_stage_class_embed_share=args.two_stage_class_embed_share,
+            num_patterns=args.num_patterns, dn_number=0,
+            dn_box_noise_scale=args.dn_box_noise_scale,
+            dn_label_noise_ratio=args.dn_label_noise_ratio,
+            dn_labelbook_size=args.dn_labelbook_size, text_encoder_type=args.text_encoder_type,
+            sub_sentence_present=args.sub_sentence_present, max_text_len=args.max_text_len,
+        )  # fmt: skip
+
+
+def test_offline_groundingdino_is_the_packages_model(py_tiny, images):
+    """Same modules, parameter names, seeded weights and outputs as the package's own
+    constructor, with no patching in `bpm_edit`."""
+    from bpm_edit.models.grounding_dino_py_model import (
+        build_groundingdino_model,
+        groundingdino_args,
+    )
+
+    tokenizer = bert_tokenizer(wordpiece_vocab())
+    models = []
+    for build in (package_groundingdino, build_groundingdino_model):
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+            warnings.simplefilter("ignore")
+            torch.manual_seed(0)
+            models.append(build(groundingdino_args("tiny"), tokenizer).eval())
+    theirs, ours = models
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for key, value in theirs.state_dict().items():
+        assert torch.equal(ours.state_dict()[key], value), key
+    for name in ("num_queries", "max_text_len", "specical_tokens", "two_stage_type", "dn_number"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    pixels = py_tiny.preprocess(images[0])[None]
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        a, b = (model(pixels, captions=["a cat."]) for model in (theirs, ours))
+    assert torch.equal(a["pred_logits"], b["pred_logits"])
+    assert torch.equal(a["pred_boxes"], b["pred_boxes"])
+    # The built detector holds this model with these weights (same seed as the builder).
+    assert type(py_tiny.model).__name__ == "OfflineGroundingDINO"
+    for key, value in ours.state_dict().items():
+        assert torch.equal(py_tiny.model.state_dict()[key], value), key
+
+
+def test_product_code_patches_no_module():
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "bpm_edit"
+    patching = [p.name for p in package.rglob("*.py") if "unittest" in p.read_text()]
+    assert patching == []
+
+
+@pytest.mark.parametrize("backend", ["transformers", "groundingdino-py"])
+def test_thresholds_per_call_and_a_working_size_fixed_at_construction(backend, images):
+    detector = build_grounding_dino(backend, "tiny")
+    phrases = ["a cat", "the dog"]
+    for box, text in ((0.0, 0.0), (0.3, 0.25), (0.5, 0.6)):
+        own = build_grounding_dino(backend, "tiny", box_threshold=box, text_threshold=text)
+        passed = detector.detect(images, phrases, box_threshold=box, text_threshold=text)
+        for a, b in zip(passed, own.detect(images, phrases), strict=True):
+            assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+    assert (detector.box_threshold, detector.text_threshold) == (0.3, 0.25)  # unchanged
+    with pytest.raises(ValueError, match="text_threshold must lie in"):
+        detector.detect(images, phrases, text_threshold=1.5)
+
+    assert detector.detection_size == {"shortest_edge": 128, "longest_edge": 224}
+    small = {"shortest_edge": 96, "longest_edge": 160}
+    built = build_grounding_dino(backend, "tiny", detection_size=small)
+    derived = detector.with_detection_size(small)
+    assert built.detection_size == derived.detection_size == small
+    assert derived.model is detector.model
+    assert detector.detection_size == {"shortest_edge": 128, "longest_edge": 224}
+    for a, b in zip(built.detect(images, phrases), derived.detect(images, phrases), strict=True):
+        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+    detector.detection_size["shortest_edge"] = 1  # a copy: the detector keeps its own
+    assert detector.detection_size["shortest_edge"] == 128
+    with pytest.raises(AttributeError):
+        detector.detection_size = small
+    with pytest.raises(ValueError, match="shortest_edge <= longest_edge"):
+        build_grounding_dino(backend, "tiny", detection_size={"shortest_edge": 200,
+                                                              "longest_edge": 100})  # fmt: skip
+
+
+def test_hf_working_size_is_the_resize_of_each_image():
+    detector = build_grounding_dino(
+        "transformers", "tiny", detection_size={"shortest_edge": 96, "longest_edge": 160}
+    )
+    image = Image.new("RGB", (64, 48))
+    seen = []
+    original = detector._detect_batch
+
+    def record(pixel_values, *args):
+        seen.append(tuple(pixel_values.shape))
+        return original(pixel_values, *args)
+
+    detector._detect_batch = record
+    detector.detect([image], ["a cat"])
+    assert seen == [(1, 3, 96, 128)]
+    assert detector.processor.image_processor.size["shortest_edge"] == 128  # not changed
 
 
 def test_hf_post_processing_agrees_with_the_processors(hf_tiny, images):

@@ -30,19 +30,20 @@ ORIGINAL, EDITED, EDITED_2 = solid((255, 0, 0)), solid((0, 255, 0)), solid((0, 0
 
 
 class FakeDetector:
-    """Returns the detections registered for (image's top-left pixel, phrase); records calls."""
+    """Returns the detections registered for (image's top-left pixel, phrase); records the
+    calls and the thresholds each call was given."""
 
     def __init__(self, table: dict) -> None:
         self.table = table
         self.calls: list[list[tuple]] = []
-        self.box_threshold = 0.3
-        self.text_threshold = 0.25
+        self.thresholds: list[tuple] = []
 
-    def detect(self, images, phrases):
+    def detect(self, images, phrases, *, box_threshold=None, text_threshold=None):
         keys = [
             (image.getpixel((0, 0)), phrase) for image, phrase in zip(images, phrases, strict=True)
         ]
         self.calls.append(keys)
+        self.thresholds.append((box_threshold, text_threshold))
         result = []
         for key in keys:
             boxes, scores = self.table.get(key, ([], []))
@@ -59,10 +60,16 @@ class FakeDetector:
 
 
 class BoxSegmenter:
-    """Masks that fill each box exactly (integer-rounded), so geometry can be checked."""
+    """Masks that fill each box exactly (integer-rounded), so geometry can be checked; it
+    has no image encoder, so `embed` has nothing to prepare."""
+
+    batch_size = 1
 
     def __init__(self) -> None:
         self.calls = 0
+
+    def embed(self, images) -> None:
+        pass
 
     def segment(self, image, boxes):
         self.calls += 1
@@ -210,12 +217,40 @@ def test_images_of_different_sizes_are_rejected():
         localizer.localize_many([(ORIGINAL, EDITED)] * 2, [EditSpec("remove", "cat")])
 
 
-def test_thresholds_are_set_on_the_detector_and_validated():
+def test_thresholds_are_passed_to_each_detect_call_and_validated():
     detector = FakeDetector(TABLE)
-    Localizer(detector, BoxSegmenter(), box_threshold=0.4, text_threshold=0.2)
-    assert (detector.box_threshold, detector.text_threshold) == (0.4, 0.2)
+    localizer = Localizer(detector, BoxSegmenter(), box_threshold=0.4, text_threshold=0.2)
+    assert vars(detector) == {"table": TABLE, "calls": [], "thresholds": []}  # not written
+    localizer.detect(ORIGINAL, "cat")
+    localizer.localize(ORIGINAL, EDITED, EditSpec("replace", "cat", "dog"))
+    assert detector.thresholds == [(0.4, 0.2), (0.4, 0.2)]
     with pytest.raises(ValueError, match="nms_iou"):
         Localizer(detector, BoxSegmenter(), nms_iou=1.5)
+    no_batches = BoxSegmenter()
+    no_batches.batch_size = 0
+    with pytest.raises(ValueError, match="segmenter.batch_size must be >= 1"):
+        Localizer(detector, no_batches)
+
+
+@pytest.mark.parametrize("backend", ["transformers", "groundingdino-py"])
+def test_localizers_sharing_a_detector_keep_their_own_text_threshold(backend):
+    """Two localizers (as two `BPM` objects on the same `MetricModels`) over one detector:
+    each finds what a detector of its own, built with its thresholds, finds."""
+    from bpm_edit.models.grounding_dino import build_grounding_dino
+
+    image, phrase = solid((90, 140, 30), (96, 80)), "cat"
+    keep_all = {"box_threshold": 0.0, "nms_iou": 1.0, "max_instances": 20}
+    shared = build_grounding_dino(backend, "tiny")
+    loose = Localizer(shared, BoxSegmenter(), text_threshold=0.0, **keep_all)
+    strict = Localizer(shared, BoxSegmenter(), text_threshold=0.25, **keep_all)
+    for localizer in (loose, strict, loose):
+        threshold = localizer.text_threshold
+        own = build_grounding_dino(backend, "tiny", box_threshold=0.0, text_threshold=threshold)
+        expected = Localizer(own, BoxSegmenter(), text_threshold=threshold, **keep_all)
+        got, want = localizer.detect(image, phrase), expected.detect(image, phrase)
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.scores, want.scores)
+    assert len(loose.detect(image, phrase).boxes) > len(strict.detect(image, phrase).boxes)
 
 
 def test_tiny_sam_masks_are_those_of_the_detected_boxes(tiny_sam):

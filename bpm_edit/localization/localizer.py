@@ -60,9 +60,9 @@ class Localizer:
 
     `detector` and `segmenter` follow `bpm_edit.models.detection.Detector` and
     `bpm_edit.models.sam.Segmenter`. Thresholds as the paper's code (box 0.3, text
-    0.25). A detector with `box_threshold` / `text_threshold` attributes (the Grounding
-    DINO backends) is set to these values, so the Localizer is the one place they are
-    configured; `box_threshold` is also applied here, so any detector obeys it.
+    0.25). They are passed to every `detector.detect` call, never written onto the
+    detector, so Localizers (and `BPM` objects) sharing one detector each keep their
+    own; `box_threshold` is also applied here, so any detector obeys it.
     `detection_batch` bounds the (image, phrase) queries per detector call.
     """
 
@@ -88,6 +88,10 @@ class Localizer:
                 "Localizer: max_instances and detection_batch must be >= 1, got "
                 f"{max_instances} and {detection_batch}"
             )
+        if segmenter.batch_size < 1:
+            raise ConfigError(
+                f"Localizer: segmenter.batch_size must be >= 1, got {segmenter.batch_size}"
+            )
         self.detector = detector
         self.segmenter = segmenter
         self.box_threshold = float(box_threshold)
@@ -95,9 +99,6 @@ class Localizer:
         self.nms_iou = float(nms_iou)
         self.max_instances = int(max_instances)
         self.detection_batch = int(detection_batch)
-        for name in ("box_threshold", "text_threshold"):
-            if hasattr(detector, name):
-                setattr(detector, name, getattr(self, name))
 
     def localize(self, original: Image.Image, edited: Image.Image, spec: EditSpec) -> Regions:
         """The `Regions` of one pair; `edited` must already have `original`'s size."""
@@ -126,8 +127,13 @@ class Localizer:
 
     def detect(self, image: Image.Image, phrase: str) -> Detections:
         """Post-processed detections of one phrase in one image (no masks)."""
-        raw = self.detector.detect([image], [detection_phrase(phrase)])[0]
+        raw = self._detect([image], [detection_phrase(phrase)])[0]
         return self._postprocess(raw, image.size)
+
+    def _detect(self, images: list[Image.Image], phrases: list[str]) -> list[Detections]:
+        return self.detector.detect(
+            images, phrases, box_threshold=self.box_threshold, text_threshold=self.text_threshold
+        )
 
     def _find(
         self, images: dict[str, Image.Image], plans
@@ -143,28 +149,28 @@ class Localizer:
         detections: dict[tuple[str, str], Detections] = {}
         for start in range(0, len(queries), self.detection_batch):
             chunk = queries[start : start + self.detection_batch]
-            raw = self.detector.detect([images[key] for key, _ in chunk], [p for _, p in chunk])
+            raw = self._detect([images[key] for key, _ in chunk], [p for _, p in chunk])
             if len(raw) != len(chunk):
                 raise RuntimeError(
                     f"detector returned {len(raw)} results for {len(chunk)} (image, phrase) queries"
                 )
             for query, result in zip(chunk, raw, strict=True):
                 detections[query] = self._postprocess(result, images[query[0]].size)
-        # One segmenter call per image, for the boxes of all its phrases. A segmenter
-        # that batches (`SamSegmenter.embed`) first encodes, a batch at a time, the
-        # images that have boxes (an image without boxes needs no embedding).
+        # One segmenter call per image, for the boxes of all its phrases. The images
+        # that have boxes are embedded first, `segmenter.batch_size` at a time (an image
+        # without boxes needs no embedding).
         by_image = {key: [q for q in queries if q[0] == key] for key in images}
         by_image = {key: mine for key, mine in by_image.items() if mine}
         keys = list(by_image)
-        batch = getattr(self.segmenter, "batch_size", 1)
+        batch = self.segmenter.batch_size
         found = {}
         for start in range(0, len(keys), batch):
             chunk = keys[start : start + batch]
-            if batch > 1:
-                self.segmenter.embed([
-                    images[key] for key in chunk
-                    if any(len(detections[q].boxes) for q in by_image[key])
-                ])  # fmt: skip
+            with_boxes = [
+                images[key] for key in chunk if any(len(detections[q].boxes) for q in by_image[key])
+            ]
+            if with_boxes:
+                self.segmenter.embed(with_boxes)
             for key in chunk:
                 found.update(self._segment(images[key], by_image[key], detections))
         return found

@@ -29,6 +29,18 @@ class Detections:
 
 @runtime_checkable
 class Detector(Protocol):
-    """Finds a phrase in images; one `Detections` per (image, phrase) pair, in order."""
+    """Finds a phrase in images; one `Detections` per (image, phrase) pair, in order.
 
-    def detect(self, images: Sequence[Image.Image], phrases: Sequence[str]) -> list[Detections]: ...
+    `box_threshold` / `text_threshold` apply to this call only (the localizer passes its
+    own, so several localizers can share one detector); None means the detector's own
+    defaults.
+    """
+
+    def detect(
+        self,
+        images: Sequence[Image.Image],
+        phrases: Sequence[str],
+        *,
+        box_threshold: float | None = None,
+        text_threshold: float | None = None,
+    ) -> list[Detections]: ...

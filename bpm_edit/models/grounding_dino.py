@@ -21,7 +21,7 @@ shared by both backends: see `bpm_edit.models.grounding_dino_common`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,8 @@ from bpm_edit.models.grounding_dino_common import (
     TEXT_THRESHOLD,
     TINY_DETECTION_SIZE,
     bert_tokenizer,
+    call_thresholds,
+    check_detection_size,
     check_pairs,
     check_thresholds,
     grounded_detections,
@@ -68,8 +70,9 @@ class HFGroundingDinoDetector:
     """transformers' `GroundingDinoForObjectDetection` behind the `Detector` interface.
 
     `detect(images, phrases)` pairs ``images[i]`` with ``phrases[i]`` (one caption per pair).
-    The processor resizes each image to its working size (`DETECTION_SIZE` unless the
-    processor says otherwise); pairs whose resized images have the same shape run together,
+    The processor resizes each image to the working size `detection_size`
+    (``{"shortest_edge", "longest_edge"}``; None: the processor's own size, `DETECTION_SIZE`
+    for the hub model); pairs whose resized images have the same shape run together,
     up to `max_batch` per forward. Images are never padded to each other's size: Swin sees
     padding, so a padded batch would make one pair's boxes depend on the other images in
     the call. Images in any PIL mode are converted to RGB.
@@ -84,8 +87,12 @@ class HFGroundingDinoDetector:
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
         max_batch: int = 4,
+        detection_size: Mapping[str, int] | None = None,
     ) -> None:
         check_thresholds(box_threshold, text_threshold)
+        if detection_size is None:
+            detection_size = processor.image_processor.size
+        self._detection_size = check_detection_size(detection_size)
         if max_batch < 1:
             raise ConfigError(f"max_batch must be >= 1, got {max_batch}")
         self.device = torch.device(device)
@@ -101,30 +108,35 @@ class HFGroundingDinoDetector:
 
     @property
     def detection_size(self) -> dict[str, int]:
-        """The working resolution, ``{"shortest_edge", "longest_edge"}`` (as the
-        groundingdino-py backend's attribute). Setting it changes the processor's resize:
-        Grounding DINO was trained with shortest edges 480..800, so 512 (about 2.4x fewer
-        pixels than 800, see BENCHMARKS.md) stays inside its training range."""
-        size = self.processor.image_processor.size
-        return {"shortest_edge": size["shortest_edge"], "longest_edge": size["longest_edge"]}
+        """The working resolution, ``{"shortest_edge", "longest_edge"}`` (a copy: it is
+        fixed at construction, see `with_detection_size`)."""
+        return dict(self._detection_size)
 
-    @detection_size.setter
-    def detection_size(self, size: dict[str, int]) -> None:
-        shortest, longest = size.get("shortest_edge"), size.get("longest_edge")
-        if not (isinstance(shortest, int) and isinstance(longest, int) and 0 < shortest <= longest):
-            raise ConfigError(
-                "detection_size needs integers 0 < shortest_edge <= longest_edge, got "
-                f"{size!r}"
-            )
-        self.processor.image_processor.size = {"shortest_edge": shortest, "longest_edge": longest}
+    def with_detection_size(self, detection_size: Mapping[str, int]) -> HFGroundingDinoDetector:
+        """A detector over the same model and processor at another working size."""
+        return HFGroundingDinoDetector(
+            self.model, self.processor, self.box_threshold, self.text_threshold,
+            device=self.device, dtype=self.dtype, max_batch=self.max_batch,
+            detection_size=detection_size,
+        )  # fmt: skip
 
-    def detect(self, images: Sequence[Image.Image], phrases: Sequence[str]) -> list[Detections]:
+    def detect(
+        self,
+        images: Sequence[Image.Image],
+        phrases: Sequence[str],
+        *,
+        box_threshold: float | None = None,
+        text_threshold: float | None = None,
+    ) -> list[Detections]:
         captions = check_pairs(images, phrases)
+        thresholds = call_thresholds(
+            (self.box_threshold, self.text_threshold), box_threshold, text_threshold
+        )
         pixels: dict[int, torch.Tensor] = {}  # one preprocessing per distinct image object
         for image in images:
             if id(image) not in pixels:
                 processed = self.processor.image_processor(
-                    images=image.convert("RGB"), return_tensors="pt"
+                    images=image.convert("RGB"), size=self._detection_size, return_tensors="pt"
                 )
                 pixels[id(image)] = processed["pixel_values"][0]
         by_shape: dict[tuple[int, ...], list[int]] = {}
@@ -136,14 +148,21 @@ class HFGroundingDinoDetector:
                 chunk = indices[start : start + self.max_batch]
                 batch = torch.stack([pixels[id(images[i])] for i in chunk])
                 found = self._detect_batch(
-                    batch, [captions[i] for i in chunk], [images[i].size for i in chunk]
+                    batch,
+                    [captions[i] for i in chunk],
+                    [images[i].size for i in chunk],
+                    thresholds,
                 )
                 results.update(zip(chunk, found, strict=True))
         return [results[i] for i in range(len(captions))]
 
     @torch.inference_mode()
     def _detect_batch(
-        self, pixel_values: torch.Tensor, captions: list[str], sizes: list[tuple[int, int]]
+        self,
+        pixel_values: torch.Tensor,
+        captions: list[str],
+        sizes: list[tuple[int, int]],
+        thresholds: tuple[float, float],
     ) -> list[Detections]:
         text = self.processor.tokenizer(
             captions,
@@ -172,8 +191,7 @@ class HFGroundingDinoDetector:
                 boxes[i],
                 phrase_token_mask(text["input_ids"][i], self._separator_ids, probs.shape[-1]),
                 size,
-                self.box_threshold,
-                self.text_threshold,
+                *thresholds,
             )
             for i, size in enumerate(sizes)
         ]
@@ -217,6 +235,7 @@ def _build_hf_detector(
     dtype: torch.dtype | None,
     box_threshold: float,
     text_threshold: float,
+    detection_size: Mapping[str, int] | None,
 ) -> HFGroundingDinoDetector:
     from transformers import (
         GroundingDinoForObjectDetection,
@@ -244,8 +263,8 @@ def _build_hf_detector(
     max_batch = 1 if torch.device(device).type == "cpu" else 4
     return HFGroundingDinoDetector(
         model, processor, box_threshold, text_threshold, device=device, dtype=dtype,
-        max_batch=max_batch,
-    )
+        max_batch=max_batch, detection_size=detection_size,
+    )  # fmt: skip
 
 
 def _weights_directory(weights: Path | str | None) -> Path:
@@ -273,6 +292,7 @@ def build_grounding_dino(
     box_threshold: float = BOX_THRESHOLD,
     text_threshold: float = TEXT_THRESHOLD,
     tokenizer: str | Path = "bert-base-uncased",
+    detection_size: Mapping[str, int] | None = None,
 ) -> Detector:
     """Builds a Grounding DINO `Detector`.
 
@@ -281,18 +301,25 @@ def build_grounding_dino(
     ``groundingdino_swint_ogc.pth`` file. `tokenizer` is used by "groundingdino-py" /
     "default" only (the .pth file holds no tokenizer): a local directory with the
     bert-base-uncased tokenizer files, or a hub id found in the local cache.
+    `box_threshold` / `text_threshold` are the detector's defaults (a `detect` call may pass
+    its own); `detection_size` is the working size ``{"shortest_edge", "longest_edge"}``
+    (`grounding_dino_common.detection_size_for` makes one from a shortest edge), None: the
+    variant's (`DETECTION_SIZE`; `TINY_DETECTION_SIZE` for "tiny").
     """
     check_thresholds(box_threshold, text_threshold)
     if variant not in VARIANTS:
         raise ConfigError(f"unknown Grounding DINO variant {variant!r}; expected one of {VARIANTS}")
     if backend == "transformers":
-        return _build_hf_detector(variant, weights, device, dtype, box_threshold, text_threshold)
+        return _build_hf_detector(
+            variant, weights, device, dtype, box_threshold, text_threshold, detection_size
+        )
     if backend == "groundingdino-py":
         from bpm_edit.models.grounding_dino_py import build_groundingdino_py_detector
 
         return build_groundingdino_py_detector(
-            variant, weights, device, dtype, box_threshold, text_threshold, tokenizer
-        )
+            variant, weights, device, dtype, box_threshold, text_threshold, tokenizer,
+            detection_size=detection_size,
+        )  # fmt: skip
     raise ConfigError(
         f"unknown Grounding DINO backend {backend!r}; expected one of {DETECTOR_BACKENDS}"
     )

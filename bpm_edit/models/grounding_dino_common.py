@@ -10,6 +10,11 @@ the caption's separators and is dropped. Its score is the best token probability
 descending score. Images are detected at a working resolution of shortest edge 800,
 longest edge at most 1333 (`DETECTION_SIZE`, both backends' default).
 
+Both detectors take their working size and default thresholds as constructor arguments
+and never change them; `detect(..., box_threshold=, text_threshold=)` overrides the
+thresholds for one call (how the localizer passes its own), so one detector can serve
+many localizers.
+
 The built-in variants need no network: their tokenizers use a WordPiece vocabulary
 generated here (`wordpiece_vocab`). The backends are `bpm_edit.models.grounding_dino`
 (transformers) and `bpm_edit.models.grounding_dino_py` (groundingdino-py); both import
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -165,6 +170,40 @@ def check_thresholds(box_threshold: float, text_threshold: float) -> None:
     for name, value in (("box_threshold", box_threshold), ("text_threshold", text_threshold)):
         if not 0.0 <= float(value) <= 1.0:
             raise ConfigError(f"{name} must lie in [0, 1], got {value}")
+
+
+def call_thresholds(
+    defaults: tuple[float, float], box_threshold: float | None, text_threshold: float | None
+) -> tuple[float, float]:
+    """The (box, text) thresholds of one `detect` call: the ones passed, else the
+    detector's `defaults`; validated."""
+    box = defaults[0] if box_threshold is None else box_threshold
+    text = defaults[1] if text_threshold is None else text_threshold
+    check_thresholds(box, text)
+    return float(box), float(text)
+
+
+def check_detection_size(size: Mapping[str, int]) -> dict[str, int]:
+    """A working size as a new ``{"shortest_edge", "longest_edge"}`` dict, validated.
+
+    Grounding DINO was trained with shortest edges 480..800, so 512 (about 2.4x fewer
+    pixels than 800, see BENCHMARKS.md) stays inside its training range.
+    """
+    shortest, longest = size.get("shortest_edge"), size.get("longest_edge")
+    if not (isinstance(shortest, int) and isinstance(longest, int) and 0 < shortest <= longest):
+        raise ConfigError(
+            f"detection_size needs integers 0 < shortest_edge <= longest_edge, got {size!r}"
+        )
+    return {"shortest_edge": shortest, "longest_edge": longest}
+
+
+def detection_size_for(shortest_edge: int) -> dict[str, int]:
+    """The working size of a shortest edge: the longest edge capped at 1333/800 of it, as
+    `DETECTION_SIZE`."""
+    if not isinstance(shortest_edge, int) or shortest_edge < 1:
+        raise ConfigError(f"detection_size must be a positive int, got {shortest_edge!r}")
+    longest = max(shortest_edge, round(shortest_edge * 1333 / 800))
+    return {"shortest_edge": shortest_edge, "longest_edge": longest}
 
 
 def check_pairs(images: Sequence[Image.Image], phrases: Sequence[str]) -> list[str]:

@@ -132,11 +132,14 @@ def load_metric_models(
     paths = metric_weight_paths(variant, detector_backend, clip_model, sam_model, weights)
 
     from bpm_edit.models.grounding_dino import build_grounding_dino
+    from bpm_edit.models.grounding_dino_common import detection_size_for
 
     extra = {"tokenizer": paths["detector_tokenizer"]} if "detector_tokenizer" in paths else {}
     detector = build_grounding_dino(
-        detector_backend, variant, paths.get("detector"), str(torch_device), torch_dtype, **extra
-    )
+        detector_backend, variant, paths.get("detector"), str(torch_device), torch_dtype,
+        detection_size=None if detection_size is None else detection_size_for(detection_size),
+        **extra,
+    )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEEDS["sam"])
         sam = build_sam(sam_architecture)
@@ -148,9 +151,6 @@ def load_metric_models(
     encoder = load_clip_encoder(
         clip, paths.get("clip"), torch_device, torch_dtype, seed=SEEDS["clip"]
     )
-    if detection_size is not None:
-        longest = max(detection_size, round(detection_size * 1333 / 800))
-        detector.detection_size = {"shortest_edge": detection_size, "longest_edge": longest}
     return MetricModels(detector, segmenter, encoder, variant, names)
 
 

@@ -1,7 +1,8 @@
 """Box-prompted segmentation (SAM): boxes in one image in, one mask per box out.
 
-`Segmenter` is the interface the localizer needs; `SamSegmenter` (segment-anything)
-implements it and caches each image's embedding so many prompts reuse it.
+`Segmenter` is the interface the localizer needs (`batch_size`, `embed`, `segment`);
+`SamSegmenter` (segment-anything) implements it and caches each image's embedding so
+many prompts reuse it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,18 @@ from bpm_edit.errors import ConfigError
 
 @runtime_checkable
 class Segmenter(Protocol):
-    """`segment(image, boxes)` -> `(N, H, W)` bool masks for `(N, 4)` xyxy pixel boxes."""
+    """What the localizer calls: `embed` a few images, then `segment` each of them.
+
+    `batch_size` is how many images the localizer passes to one `embed` call (a
+    segmenter without an image encoder has 1 and an `embed` that does nothing).
+    `embed(images)` prepares the images (e.g. encodes and caches them); `segment(image,
+    boxes)` returns `(N, H, W)` bool masks for `(N, 4)` xyxy pixel boxes, whether or not
+    the image was embedded first.
+    """
+
+    batch_size: int
+
+    def embed(self, images: Sequence[Image.Image]) -> None: ...
 
     def segment(self, image: Image.Image, boxes: np.ndarray) -> np.ndarray: ...
 
