@@ -10,6 +10,7 @@ from typing import Any
 
 from bpm_edit.errors import ConfigError
 from bpm_edit.images import load_mask
+from bpm_edit.scores import SCORES
 from evaluation.items import EditItem
 from evaluation.metrics.base import MetricOutput, load_pair
 
@@ -27,7 +28,7 @@ class BPMMetric:
     """
 
     name = "bpm"
-    higher_is_better = True
+    higher_is_better = SCORES["bpm"].higher_is_better
 
     def __init__(self, bpm: Any, use_dataset_masks: bool = False) -> None:
         if bpm.config.normalization != "fixed":
