@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from pathlib import Path
 
 import pytest
+from frozen_paths import immutable
 
 from bpm_edit.errors import InputError
 from bpm_edit.outputs import check_output_dir, check_output_file
 
 WRITES = ("result.json", "report.png")
-
-
-@pytest.fixture
-def immutable(tmp_path):
-    """Make paths immutable (chattr +i: refused even to root); undone at teardown."""
-    made: list[Path] = []
-
-    def make(path: Path) -> Path:
-        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
-            pytest.skip("chattr +i is not available here")
-        made.append(path)
-        return path
-
-    yield make
-    for path in made:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 def test_a_new_file_in_a_writable_folder_passes(tmp_path):
@@ -112,28 +95,27 @@ def test_read_only_places_are_refused(tmp_path):
         folder.chmod(0o755)
 
 
-def test_immutable_places_are_refused(tmp_path, immutable):
+def test_immutable_places_are_refused(tmp_path):
     folder = tmp_path / "frozen"
     folder.mkdir()
     own = tmp_path / "own.jsonl"
     own.write_text("")
     (folder / "result.json").write_text("{}")
-    immutable(folder)
-    immutable(own)
-    with pytest.raises(InputError, match=r"cannot write in .*frozen \(read-only or immutable"):
+    with immutable(folder, own), \
+            pytest.raises(InputError, match=r"cannot write in .*frozen \(read-only or immut"):
         check_output_file(folder / "new.jsonl", flag="--out")
-    with pytest.raises(InputError, match="cannot write in this folder"):
+    with immutable(folder), pytest.raises(InputError, match="cannot write in this folder"):
         check_output_dir(folder, flag="--out", writes=WRITES)
-    with pytest.raises(InputError, match="cannot write in"):
+    with immutable(folder), pytest.raises(InputError, match="cannot write in"):
         check_output_dir(folder / "sub", flag="--out", writes=WRITES)
-    with pytest.raises(InputError, match="own.jsonl: the file cannot be written"):
+    with immutable(own), pytest.raises(InputError, match="own.jsonl: the file cannot be writ"):
         check_output_file(own, flag="--out", accepts=lambda path: True)
 
 
-def test_an_immutable_previous_result_is_refused(tmp_path, immutable):
+def test_an_immutable_previous_result_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.png").write_bytes(b"png")
-    immutable(out / "report.png")
-    with pytest.raises(InputError, match="report.png cannot be replaced"):
+    with immutable(out / "report.png"), \
+            pytest.raises(InputError, match="report.png cannot be replaced"):
         check_output_dir(out, flag="--out", writes=WRITES)
