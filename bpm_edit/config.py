@@ -208,7 +208,9 @@ class MetricConfig:
         parser.add_argument("--alpha", type=float, default=default.alpha,
                             help="weight of S_semantic against S_region (default %(default)s)")
         parser.add_argument("--detector-backend", default=default.detector_backend,
-                            choices=DETECTOR_BACKENDS)
+                            choices=DETECTOR_BACKENDS,
+                            help="Grounding DINO implementation: transformers (hub port) or "
+                                 "groundingdino-py (the original code) (default %(default)s)")
         parser.add_argument("--clip-model", default=default.clip_model,
                             help="open_clip ARCH[/TAG] (default %(default)s, openai weights)")
         parser.add_argument("--sam-model", default=default.sam_model,

@@ -4,16 +4,26 @@ Everything downstream sees `PIL.Image.Image` in mode RGB, 8 bits per channel. In
 are converted explicitly: RGBA is composited on white (transparent pixels have no
 colour to compare), L/LA/P/CMYK are converted to RGB, 16-bit images are scaled from
 0..65535 to 0..255, float arrays are taken as 0..1.
+
+Image files larger than `max_image_pixels()` (width x height; default PIL's 89.5
+million) are refused before they are decoded, with an `ImageError` naming the file and
+the limit: a small compressed file can decode to gigabytes (a decompression bomb). The
+limit is raised with `set_max_image_pixels(n)`, the environment variable
+``BPM_EDIT_MAX_IMAGE_PIXELS`` or a command's ``--max-image-pixels N`` flag.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from bpm_edit.errors import InputError
+from bpm_edit.errors import ConfigError, InputError
 
 ImageInput = str | Path | Image.Image | np.ndarray
 
@@ -22,18 +32,70 @@ class ImageError(InputError):
     """An image could not be read or has an unusable shape or size."""
 
 
+#: The default largest image, width x height: PIL's own default.
+DEFAULT_MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+#: The environment variable that sets the limit (a positive integer).
+MAX_IMAGE_PIXELS_ENV = "BPM_EDIT_MAX_IMAGE_PIXELS"
+_max_image_pixels: int | None = None
+
+
+def set_max_image_pixels(pixels: int | None) -> None:
+    """Set the largest image file (width x height pixels) this module reads; None goes
+    back to ``$BPM_EDIT_MAX_IMAGE_PIXELS`` or the default. Applies to the whole process."""
+    global _max_image_pixels
+    if pixels is not None and (not isinstance(pixels, int) or pixels < 1):
+        raise ConfigError(f"the image pixel limit must be a positive integer, got {pixels!r}")
+    _max_image_pixels = pixels
+
+
+def max_image_pixels() -> int:
+    """The pixel limit: `set_max_image_pixels` > ``$BPM_EDIT_MAX_IMAGE_PIXELS`` > default."""
+    if _max_image_pixels is not None:
+        return _max_image_pixels
+    value = os.environ.get(MAX_IMAGE_PIXELS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"${MAX_IMAGE_PIXELS_ENV} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@contextmanager
+def _open_image_file(path: Path, name: str) -> Iterator[Image.Image]:
+    """`Image.open(path)` (header read, pixels not decoded) within the pixel limit."""
+    if not path.is_file():
+        raise ImageError(f"{name}: file not found: {path}")
+    limit = max_image_pixels()
+    # PIL refuses images over twice its own limit: let it never refuse what ours allows.
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit
+    too_large = (f"{name}: {path} is larger than the limit of {limit} pixels (a "
+                 "decompression bomb?); if it is a real image, raise the limit with "
+                 f"--max-image-pixels N or ${MAX_IMAGE_PIXELS_ENV}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+    except Image.DecompressionBombError as err:
+        raise ImageError(too_large) from err
+    except (UnidentifiedImageError, OSError) as err:
+        raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
+    with opened:
+        if opened.width * opened.height > limit:
+            raise ImageError(f"{too_large} (it is {opened.width}x{opened.height})")
+        try:
+            yield opened
+        except (OSError, Image.DecompressionBombError) as err:
+            raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
+
+
 def load_image(image: ImageInput, name: str = "image") -> Image.Image:
     """Return `image` as an RGB PIL image; `name` is used in error messages."""
     if isinstance(image, (str, Path)):
         path = Path(image)
-        if not path.is_file():
-            raise ImageError(f"{name}: file not found: {path}")
-        try:
-            with Image.open(path) as opened:
-                opened.load()
-                pil = opened.copy()
-        except (UnidentifiedImageError, OSError) as err:
-            raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
+        with _open_image_file(path, name) as opened:
+            opened.load()
+            pil = opened.copy()
     elif isinstance(image, Image.Image):
         pil = image
     elif isinstance(image, np.ndarray):
@@ -118,18 +180,10 @@ def load_mask(
         array = mask
     else:
         if isinstance(mask, (str, Path)):
-            path = Path(mask)
-            if not path.is_file():
-                raise ImageError(f"{name}: file not found: {path}")
-            try:
-                with Image.open(path) as opened:
-                    array = np.asarray(
-                        opened.convert("L")
-                        if opened.mode not in ("1", "L", "I", "I;16")
-                        else opened
-                    )
-            except (UnidentifiedImageError, OSError) as err:
-                raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
+            with _open_image_file(Path(mask), name) as opened:
+                array = np.asarray(
+                    opened.convert("L") if opened.mode not in ("1", "L", "I", "I;16") else opened
+                )
         elif isinstance(mask, Image.Image):
             array = np.asarray(mask.convert("L"))
         else:

@@ -8,11 +8,13 @@ and semantic-aware judges and the combination (paper Alg. 1).
 `score_many` scores many items with batched work: one `Localizer.localize_many` call
 (detection and SAM across items) and one set of encoder calls per batch, each distinct
 image crop and text encoded once. Models are built on first use, so constructing a
-`BPM` never touches weights or the network.
+`BPM` never touches weights or the network, and only the models a job uses are built:
+with known regions the detector and segmenter (and their weights) are never needed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -72,7 +74,8 @@ class BPM:
     be a ready object with `.detector`, `.segmenter` and `.encoder` (e.g.
     `MetricModels`, or oracle/timed models in tests and benchmarks), used instead of
     building the config's variant. `parser` may be a ready parser object, used instead
-    of the config's named parser. Models are built on first use.
+    of the config's named parser. Models are built on first use, each only when a job
+    needs it (scoring with known `regions` builds only the encoder).
     """
 
     def __init__(
@@ -120,20 +123,44 @@ class BPM:
     @property
     def models(self) -> Any:
         """The detector, segmenter and encoder, built on first use (`build_seconds`)."""
-        if self._models is None:
+        return self._models_with("detector", "segmenter", "encoder")
+
+    @property
+    def encoder(self) -> Any:
+        """The image-text encoder alone (the detector and segmenter are not built)."""
+        return self._models_with("encoder").encoder
+
+    def _models_with(self, *roles: str) -> Any:
+        """The models with (at least) `roles` built: a job that never localizes (known
+        regions) never builds, nor needs the weights of, the detector and segmenter."""
+        if self._models_given is not None:
+            return self._models
+        missing = [role for role in roles
+                   if self._models is None or getattr(self._models, role) is None]
+        if missing:
             from bpm_edit.models.registry import load_metric_models
 
             config = self.config
             started = time.perf_counter()
-            self._models = load_metric_models(config.models, device=config.device,
-                                              dtype=config.dtype, **config.model_options())
-            self.build_seconds = time.perf_counter() - started
+            built = load_metric_models(
+                config.models, device=config.device, dtype=config.dtype, roles=missing,
+                detector_backend=config.detector_backend, clip_model=config.clip_model,
+                sam_model=config.sam_model, weights=dict(config.weights),
+                detection_size=config.detection_size, sam_dtype=config.sam_dtype,
+                sam_batch_size=config.sam_batch_size,
+            )  # fmt: skip
+            if self._models is not None:
+                built = dataclasses.replace(
+                    self._models, names={**self._models.names, **built.names},
+                    **{role: getattr(built, role) for role in missing})
+            self._models = built
+            self.build_seconds += time.perf_counter() - started
         return self._models
 
     @property
     def semantic_judge(self) -> SemanticJudge:
         if self._semantic is None:
-            self._semantic = SemanticJudge(self.models.encoder)
+            self._semantic = SemanticJudge(self.encoder)
         return self._semantic
 
     @property
@@ -141,7 +168,7 @@ class BPM:
         if self._localizer is None:
             from bpm_edit.localization.localizer import Localizer
 
-            models = self.models
+            models = self._models_with("detector", "segmenter")
             if models.detector is None or models.segmenter is None:
                 raise ConfigError("these models have no detector/segmenter: pass regions= "
                                  "(e.g. Regions.from_masks) to score without localization")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from frozen_paths import immutable
 
 from bpm_edit.cli import build_parser, main
 from bpm_edit.cli.parse import parser_from_args
 from bpm_edit.parsing import get_parser
 from bpm_edit.parsing.accuracy import evaluate_parser, load_cases
+from bpm_edit.parsing.cache import is_parse_file
 from bpm_edit.parsing.llm.openai_parser import OpenAIParser
 
 CASES = [
@@ -172,3 +174,85 @@ def test_eval_parser_with_an_unreachable_endpoint_stops_with_its_error(tmp_path,
                           "--model", "m", "--retries", "0"], capsys)
     assert code == 2 and out == ""
     assert f"{url}/chat/completions could not be reached" in err
+
+
+def test_rerun_that_parsed_nothing_says_so(tmp_path, capsys):
+    source = tmp_path / "in.txt"
+    source.write_text("make the cat black\nRemove the dog\nmake the cat black\n")
+    out = tmp_path / "specs.jsonl"
+    argv = ["parse", "--file", str(source), "--out", str(out), "--no-progress"]
+    code, _, err = run(argv, capsys)
+    assert code == 0 and f"2 instruction(s): 2 parsed now, 0 already in {out}" in err
+    code, _, err = run(argv, capsys)
+    assert code == 0 and f"2 instruction(s): 0 parsed now, 2 already in {out}" in err
+    cache = tmp_path / "cache.jsonl"
+    code, _, err = run([*argv[:-1], "--cache", str(cache), "--out", str(tmp_path / "b.jsonl")],
+                       capsys)
+    assert code == 0 and "2 parsed now, 0 already in the cache" in err
+
+
+def test_out_equal_to_the_input_file_is_refused_untouched(tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"instruction": "make the cat black"}) + "\n")
+    before = source.read_bytes()
+    for flag in ("--out", "--cache"):
+        code, _, err = run(["parse", "--file", str(source), flag, str(source)], capsys)
+        assert code == 2 and f"{flag} {source} is the --file input" in err
+    assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\nbinary", b"hello\n", b"hello",
+                                     b'{"edit_type": "add"}\n'])
+def test_out_that_is_not_a_parse_file_is_never_appended_to(tmp_path, capsys, content):
+    out = tmp_path / "existing.png"
+    out.write_bytes(content)
+    code, _, err = run(["parse", "add a cat", "--out", str(out)], capsys)
+    assert code == 2 and "exists and is not a JSONL file of parse records" in err
+    assert out.read_bytes() == content
+
+
+def test_is_parse_file(tmp_path):
+    path = tmp_path / "p.jsonl"
+    record = json.dumps(get_parser("rules").parse("add a cat").to_dict())
+    for content, expected in ((b"", True), (b"\n\n", True), (f"{record}\n".encode(), True),
+                              (f'{record}\n{{"instr'.encode(), True),  # torn last line
+                              (b'{"instr', False), (b"[1]\n", False), (b"text\n", False),
+                              (f"{record}\nnot json\n".encode(), False)):
+        path.write_bytes(content)
+        assert is_parse_file(path) is expected, content
+
+
+def test_out_directory_and_unwritable_out_are_refused(tmp_path, capsys):
+    code, _, err = run(["parse", "add a cat", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "is a directory, expected a file" in err
+    frozen = tmp_path / "frozen"
+    frozen.mkdir()
+    own = tmp_path / "own.jsonl"
+    own.write_text("")
+    with immutable(frozen, own):
+        code, _, err = run(["parse", "add a cat", "--out", str(frozen / "specs.jsonl")], capsys)
+        assert code == 2 and f"cannot write in {frozen} (read-only or immutable" in err
+        code, _, err = run(["parse", "add a cat", "--out", str(own)], capsys)
+        assert code == 2 and "the file cannot be written" in err
+
+
+def test_version_flag(capsys):
+    from bpm_edit.version import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"bpm-edit {__version__}"
+
+
+def test_every_flag_of_every_subcommand_has_help():
+    import argparse
+
+    def missing(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from missing(sub, f"{prefix} {name}")
+            elif not action.help or action.help == argparse.SUPPRESS:
+                yield f"{prefix} {'/'.join(action.option_strings) or action.dest}"
+
+    assert list(missing(build_parser(), "bpm-edit")) == []

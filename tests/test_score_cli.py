@@ -164,3 +164,135 @@ def test_speed_options_reach_the_models(scene_files, capsys, monkeypatch) -> Non
     assert (seen["sam_dtype"], seen["detection_size"]) == ("bfloat16", 96)
     code, _, stderr = run_cli(capsys, *base, "--detection-size", "0")
     assert code == 2 and "--detection-size must be a positive int" in stderr
+
+
+@pytest.fixture
+def no_models(monkeypatch):
+    """Fail the test if any model is built."""
+    import bpm_edit.models.registry as registry
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("models were loaded before the outputs were checked")
+
+    monkeypatch.setattr(registry, "load_metric_models", refuse)
+
+
+def test_out_that_would_overwrite_an_input_is_refused_before_any_work(
+        scene_files, capsys, tmp_path, no_models) -> None:
+    """An input image named report.png inside --out: refused, untouched."""
+    out = tmp_path / "out"
+    out.mkdir()
+    original = out / "report.png"
+    original.write_bytes(scene_files["original"].read_bytes())
+    code, stdout, stderr = run_cli(
+        capsys, "--original", str(original), "--edited", str(scene_files["edited"]),
+        "--spec", str(scene_files["spec"]), "--models", "tiny", "--out", str(out))
+    assert code == 2 and stdout == ""
+    assert f"--out {out}: {original} is the --original input" in stderr
+    assert original.read_bytes() == scene_files["original"].read_bytes()
+
+
+def test_out_that_is_a_file_or_a_foreign_folder_is_refused_before_any_work(
+        scene_files, capsys, tmp_path, no_models) -> None:
+    base = ["--original", str(scene_files["original"]), "--edited", str(scene_files["edited"]),
+            "--spec", str(scene_files["spec"]), "--models", "tiny"]
+    afile = tmp_path / "result.txt"
+    afile.write_text("keep me")
+    code, _, stderr = run_cli(capsys, *base, "--out", str(afile))
+    assert code == 2 and "is a file, expected a directory" in stderr
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"jpg")
+    code, _, stderr = run_cli(capsys, *base, "--out", str(folder))
+    assert code == 2 and "holds files this command did not write (holiday.jpg)" in stderr
+    assert afile.read_text() == "keep me" and (folder / "holiday.jpg").read_bytes() == b"jpg"
+
+
+def test_a_previous_out_folder_is_replaced(scene_files, capsys, tmp_path) -> None:
+    out = tmp_path / "out"
+    argv = ["--original", str(scene_files["original"]), "--edited", str(scene_files["edited"]),
+            "--spec", str(scene_files["spec"]), "--mask-original", str(scene_files["mask_o"]),
+            "--mask-edited", str(scene_files["mask_e"]), "--models", "tiny", "--out", str(out)]
+    assert run_cli(capsys, *argv)[0] == 0
+    code, stdout, _ = run_cli(capsys, *argv)
+    assert code == 0 and json.loads((out / "result.json").read_text()) == json.loads(stdout)
+
+
+def test_a_decompression_bomb_names_the_file_and_the_flag(scene_files, capsys, tmp_path,
+                                                          no_models) -> None:
+    big = tmp_path / "big.png"
+    Image.new("RGB", (300, 300)).save(big)
+    base = ["--edited", str(scene_files["edited"]), "--spec", str(scene_files["spec"]),
+            "--models", "tiny", "--max-image-pixels", "50000"]
+    code, stdout, stderr = run_cli(capsys, "--original", str(big), *base)
+    assert code == 2 and stdout == ""
+    assert f"--original: {big} is larger than the limit of 50000 pixels" in stderr
+    assert "--max-image-pixels N" in stderr
+    code, _, stderr = run_cli(capsys, "--original", str(big), *base[:-1], "0")
+    assert code == 2 and "--max-image-pixels must be a positive integer" in stderr
+
+
+def test_known_masks_build_only_the_encoder(scene_files, capsys, monkeypatch) -> None:
+    """Scoring with --mask-original/--mask-edited never builds the detector or SAM."""
+    import bpm_edit.models.registry as registry
+
+    asked: list[tuple[str, ...]] = []
+    real = registry.load_metric_models
+
+    def spy(*args, **kwargs):
+        asked.append(tuple(kwargs["roles"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "load_metric_models", spy)
+    code, stdout, _ = run_cli(
+        capsys, "--original", str(scene_files["original"]), "--edited",
+        str(scene_files["edited"]), "--spec", str(scene_files["spec"]), "--mask-original",
+        str(scene_files["mask_o"]), "--mask-edited", str(scene_files["mask_e"]),
+        "--models", "tiny")
+    assert code == 0 and json.loads(stdout)["s_position"] == 1.0
+    assert asked == [("encoder",)]
+
+
+def test_bpm_with_regions_never_resolves_detector_or_sam_weights(
+        scene_files, monkeypatch, tmp_path) -> None:
+    """The "default" variant with only CLIP weights available: the weights of the job's
+    models are resolved, the detector's and SAM's are never looked up."""
+    import bpm_edit.models.registry as registry
+    from bpm_edit.images import load_mask
+    from bpm_edit.localization.regions import Regions
+    from bpm_edit.metric import BPM
+    from bpm_edit.models.clip import clip_choice
+    from bpm_edit.models.weights import WeightsNotFoundError
+
+    monkeypatch.setenv("BPM_EDIT_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    clip = clip_choice("ViT-B-32")
+    clip_file = clip.weights.local_candidates(tmp_path)[0]
+    clip_file.parent.mkdir(parents=True)
+    clip_file.write_bytes(b"a checkpoint")
+    paths = registry.metric_weight_paths("default", "transformers", "ViT-B-32", "vit_b", {},
+                                         roles=("encoder",))
+    assert paths == {"clip": clip_file}
+    with pytest.raises(WeightsNotFoundError) as missing:
+        registry.metric_weight_paths("default", "transformers", "ViT-B-32", "vit_b", {})
+    assert "SAM" in str(missing.value) and "Grounding DINO" in str(missing.value)
+    assert "CLIP" not in str(missing.value)
+
+    asked: list[tuple[str, ...]] = []
+    real = registry.load_metric_models
+
+    def tiny_with_default_weights(variant, *args, roles, **kwargs):
+        """The weights resolve as "default" would; the models built are tiny."""
+        asked.append(tuple(roles))
+        registry.metric_weight_paths(variant, kwargs["detector_backend"], kwargs["clip_model"],
+                                     kwargs["sam_model"], kwargs["weights"], roles=roles)
+        return real("tiny", roles=roles)
+
+    monkeypatch.setattr(registry, "load_metric_models", tiny_with_default_weights)
+    metric = BPM(models="default", clip_model="ViT-B-32", sam_model="vit_b")
+    spec = EditSpec.from_dict(json.loads(scene_files["spec"].read_text()))
+    regions = Regions.from_masks(spec, load_mask(scene_files["mask_o"], (200, 200)),
+                                 load_mask(scene_files["mask_e"], (200, 200)))
+    result = metric.score(scene_files["original"], scene_files["edited"], spec, regions=regions)
+    assert result.s_position == 1.0 and asked == [("encoder",)]

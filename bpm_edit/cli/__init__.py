@@ -10,6 +10,7 @@ import argparse
 import importlib
 
 from bpm_edit.errors import run_command
+from bpm_edit.version import __version__
 
 #: Modules that define subcommands, in the order `--help` lists them.
 COMMAND_MODULES = (
@@ -22,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bpm-edit", description="BPM metric for instruction-based image editing."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from bpm_edit.errors import ConfigError, InputError
+from bpm_edit.outputs import check_output_file
 from bpm_edit.parsing import PARSER_NAMES, get_parser
 from bpm_edit.parsing.base import InstructionParser, check_instruction
-from bpm_edit.parsing.cache import ParseCache, parse_many
+from bpm_edit.parsing.cache import ParseCache, is_parse_file, parse_many
 
 PARSE_EPILOG = """\
 Input: --file takes one instruction per line (blank lines are skipped), or a .jsonl
@@ -169,9 +170,18 @@ def _refuse_foreign_out(out: ParseCache | None, is_ours: Callable[[str], bool]) 
         )
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--out and --cache: new files, or JSONL files of parses; never the input file."""
+    for flag, path in (("--out", args.out), ("--cache", args.cache)):
+        if path:
+            check_output_file(path, flag=flag, inputs={"--file": args.file},
+                              accepts=is_parse_file, kind="a JSONL file of parse records")
+
+
 def _run_parse(args: argparse.Namespace) -> int:
     if (args.instruction is None) == (args.file is None):
         raise InputError("give either one instruction or --file FILE (not both)")
+    _check_outputs(args)
     if args.instruction is not None:
         instructions = [check_instruction(args.instruction)]
     else:
@@ -182,18 +192,23 @@ def _run_parse(args: argparse.Namespace) -> int:
     _refuse_foreign_out(out, lambda parser_id: parser_id.split(":")[0] == args.parser)
     parser = parser_from_args(args)
     _refuse_foreign_out(out, lambda parser_id: parser_id == parser.parser_id)
-    cache = args.cache if args.cache else out
+    separate_cache = bool(args.cache) and (
+        out is None or Path(args.cache).resolve() != Path(args.out).resolve())
+    cache = ParseCache(args.cache) if separate_cache else out
+    distinct = list(dict.fromkeys(instructions))
+    new = sum(cache is None or cache.get(text, parser.parser_id) is None for text in distinct)
     progress = args.file is not None and not args.no_progress
     specs = parse_many(instructions, parser, cache_path=cache, progress=progress)
 
     if out is not None:
-        if args.cache and Path(args.cache).resolve() != Path(args.out).resolve():
+        if separate_cache:
             out.add(spec for spec in {s.instruction: s for s in specs}.values()
                     if out.get(spec.instruction, parser.parser_id) is None)
         fallbacks = sum(spec.parser_fallback for spec in specs)
         note = f", {fallbacks} from the rules fallback" if fallbacks else ""
-        print(f"{len(specs)} instruction(s) parsed{note}; results in {args.out}",
-              file=sys.stderr)
+        source = "the cache" if separate_cache else args.out
+        print(f"{len(distinct)} instruction(s): {new} parsed now, {len(distinct) - new} "
+              f"already in {source}{note}; results in {args.out}", file=sys.stderr)
     elif args.instruction is not None:
         print(json.dumps(specs[0].to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from bpm_edit.config import MetricConfig
-from bpm_edit.errors import InputError
+from bpm_edit.errors import ConfigError, InputError
 
 EPILOG = """\
 Output: one JSON object with s_modify, s_preserve, s_size, s_position, s_semantic,
@@ -24,8 +24,17 @@ s_region, bpm, flags, spec, regions, verdicts, normalization and timings.
 inside (an edited image of another size may come with a mask of its own size: it is
 resized with it, flagged mask_edited_resized); with masks, detection is skipped (an add
 needs only --mask-edited, a removal only --mask-original).
---out DIR writes DIR/result.json and the visual report DIR/report.png.
+--out DIR writes DIR/result.json and the visual report DIR/report.png. DIR must be new,
+empty or a previous score output (holding only those two files); it is checked before
+anything is loaded.
+
+--max-image-pixels N raises the largest image (width x height) read, default 89478485
+(PIL's): a larger file is refused as a possible decompression bomb. The environment
+variable BPM_EDIT_MAX_IMAGE_PIXELS sets it too.
 """
+
+#: The files `--out DIR` receives.
+OUT_FILES = ("result.json", "report.png")
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +52,9 @@ def register(subparsers: Any) -> None:
     command.add_argument("--mask-edited", help="mask of the edited object in the edited image")
     MetricConfig.add_arguments(command)
     command.add_argument("--out", help="directory for result.json and report.png")
+    command.add_argument("--max-image-pixels", type=int, metavar="N",
+                         help="largest image read, width x height (default 89478485); "
+                              "larger files are refused as possible decompression bombs")
     command.set_defaults(run=run)
 
 
@@ -94,11 +106,21 @@ def edited_mask(
 
 
 def run(args: argparse.Namespace) -> int:
-    from bpm_edit.images import load_image, load_mask
+    from bpm_edit.images import load_image, load_mask, set_max_image_pixels
     from bpm_edit.localization.regions import Regions
     from bpm_edit.metric import BPM
+    from bpm_edit.outputs import check_output_dir
 
     metric = BPM(MetricConfig.from_args(args))
+    if args.max_image_pixels is not None:
+        if args.max_image_pixels < 1:
+            raise ConfigError(f"--max-image-pixels must be a positive integer, got "
+                              f"{args.max_image_pixels}")
+        set_max_image_pixels(args.max_image_pixels)
+    if args.out:
+        inputs = {flag: getattr(args, flag[2:].replace("-", "_")) for flag in (
+            "--original", "--edited", "--spec", "--mask-original", "--mask-edited")}
+        check_output_dir(args.out, flag="--out", inputs=inputs, writes=OUT_FILES)
     original = load_image(args.original, "--original")
     edited = load_image(args.edited, "--edited")
     spec = read_spec_file(args.spec) if args.spec else metric.parse(args.instruction)

@@ -1,8 +1,9 @@
 """Which models the BPM metric uses, and the one entry point that assembles them.
 
 `load_metric_models(variant, ...)` returns the three models the localizer and the
-semantic judge need (`MetricModels`: detector, segmenter, encoder). Variants
-(`VARIANTS`):
+semantic judge need (`MetricModels`: detector, segmenter, encoder), or only the `roles`
+a job uses (scoring with known masks needs only the encoder): only their weights are
+resolved (`ROLE_WEIGHTS`). Variants (`VARIANTS`):
 
 - ``"default"``: real weights, found by `bpm_edit.models.weights.resolve_weights` (explicit
   path > ``$BPM_EDIT_WEIGHTS`` > hub / URL cache). The paper's models: Grounding DINO
@@ -24,6 +25,7 @@ needs) and `DETECTOR_BACKENDS` (defined in `bpm_edit.models.detection`) are read
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,15 +44,23 @@ from bpm_edit.models.weights import (
 
 #: Seeds of the random-weight variants, one per model, so each is reproducible alone.
 SEEDS = {"clip": 0, "sam": 1}
+#: The metric's models (roles), each with the `WEIGHT_KEYS` it loads.
+ROLE_WEIGHTS = {
+    "detector": ("detector", "detector_tokenizer"),
+    "segmenter": ("sam",),
+    "encoder": ("clip",),
+}
+ROLES = tuple(ROLE_WEIGHTS)
 
 
 @dataclass(frozen=True)
 class MetricModels:
-    """The metric's three models; `names` says which were built (for reports)."""
+    """The metric's three models (None: a role not built); `names` says which were built
+    (for reports)."""
 
-    detector: Detector
-    segmenter: Segmenter
-    encoder: ImageTextEncoder
+    detector: Detector | None
+    segmenter: Segmenter | None
+    encoder: ImageTextEncoder | None
     variant: str = "default"
     names: dict[str, str] = field(default_factory=dict)
 
@@ -92,8 +102,10 @@ def load_metric_models(
     detection_size: int | None = None,
     sam_dtype=None,
     sam_batch_size: int = 1,
+    roles: Iterable[str] = ROLES,
 ) -> MetricModels:
-    """Build the detector, segmenter and CLIP encoder of the metric.
+    """Build the detector, segmenter and CLIP encoder of the metric, or only `roles`
+    (a subset of `ROLES`; the others are None and their weights are not looked up).
 
     `device` is a torch device string; `dtype` (torch dtype or "float16"/"bfloat16"/
     "float32", default float32) is the inference precision: the detector and CLIP are
@@ -114,7 +126,10 @@ def load_metric_models(
     """
     import torch
 
-    names = architecture_names(variant, detector_backend, clip_model, sam_model)
+    roles = _check_roles(roles)
+    names = {role: name for role, name in
+             architecture_names(variant, detector_backend, clip_model, sam_model).items()
+             if role in roles}
     weights = {key: path for key, path in (weights or {}).items() if path is not None}
     unknown = sorted(set(weights) - set(WEIGHT_KEYS))
     if unknown:
@@ -127,30 +142,36 @@ def load_metric_models(
     if not isinstance(sam_batch_size, int) or sam_batch_size < 1:
         raise ConfigError(f"sam_batch_size must be a positive int, got {sam_batch_size!r}")
 
-    sam_architecture, sam_spec = (TINY_SAM, None) if variant == "tiny" else SAM_MODELS[sam_model]
-    clip = None if variant == "tiny" else clip_choice(clip_model)
-    paths = metric_weight_paths(variant, detector_backend, clip_model, sam_model, weights)
+    paths = metric_weight_paths(variant, detector_backend, clip_model, sam_model, weights,
+                                roles=roles)
+    detector = segmenter = encoder = None
+    if "detector" in roles:
+        from bpm_edit.models.grounding_dino import build_grounding_dino
+        from bpm_edit.models.grounding_dino_common import detection_size_for
 
-    from bpm_edit.models.grounding_dino import build_grounding_dino
-    from bpm_edit.models.grounding_dino_common import detection_size_for
-
-    extra = {"tokenizer": paths["detector_tokenizer"]} if "detector_tokenizer" in paths else {}
-    detector = build_grounding_dino(
-        detector_backend, variant, paths.get("detector"), str(torch_device), torch_dtype,
-        detection_size=None if detection_size is None else detection_size_for(detection_size),
-        **extra,
-    )  # fmt: skip
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEEDS["sam"])
-        sam = build_sam(sam_architecture)
-    if "sam" in paths:
-        load_state_dict_file(sam, paths["sam"], sam_spec.model if sam_spec else "SAM tiny")
-    sam = sam.to(torch_device)
-    autocast = None if sam_precision == torch.float32 else sam_precision
-    segmenter = SamSegmenter(sam, autocast_dtype=autocast, batch_size=sam_batch_size)
-    encoder = load_clip_encoder(
-        clip, paths.get("clip"), torch_device, torch_dtype, seed=SEEDS["clip"]
-    )
+        extra = {"tokenizer": paths["detector_tokenizer"]} if "detector_tokenizer" in paths \
+            else {}
+        detector = build_grounding_dino(
+            detector_backend, variant, paths.get("detector"), str(torch_device), torch_dtype,
+            detection_size=None if detection_size is None else detection_size_for(detection_size),
+            **extra,
+        )  # fmt: skip
+    if "segmenter" in roles:
+        sam_architecture, sam_spec = (TINY_SAM, None) if variant == "tiny" \
+            else SAM_MODELS[sam_model]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(SEEDS["sam"])
+            sam = build_sam(sam_architecture)
+        if "sam" in paths:
+            load_state_dict_file(sam, paths["sam"], sam_spec.model if sam_spec else "SAM tiny")
+        sam = sam.to(torch_device)
+        autocast = None if sam_precision == torch.float32 else sam_precision
+        segmenter = SamSegmenter(sam, autocast_dtype=autocast, batch_size=sam_batch_size)
+    if "encoder" in roles:
+        clip = None if variant == "tiny" else clip_choice(clip_model)
+        encoder = load_clip_encoder(
+            clip, paths.get("clip"), torch_device, torch_dtype, seed=SEEDS["clip"]
+        )
     return MetricModels(detector, segmenter, encoder, variant, names)
 
 
@@ -160,14 +181,17 @@ def metric_weight_paths(
     clip_model: str,
     sam_model: str,
     weights: dict[str, str | Path],
+    roles: Iterable[str] = ROLES,
 ) -> dict[str, Path]:
     """Local weight paths by `WEIGHT_KEYS` key, all resolved before anything is built
     (and what `MetricConfig.key()` tags, so a result names the files that made it).
 
-    "default": every model's weights; the missing ones are reported together in one
+    Only the weights of `roles` (`ROLE_WEIGHTS`) are looked up. "default": every such
+    model's weights; the missing ones are reported together in one
     `WeightsNotFoundError`. "tiny": only the files given for "clip"/"sam". "random":
     none (weights given for it are an error, not ignored).
     """
+    keys = {key for role in _check_roles(roles) for key in ROLE_WEIGHTS[role]}
     if variant == "random":
         if weights:
             raise ConfigError(
@@ -181,7 +205,7 @@ def metric_weight_paths(
             raise ConfigError(
                 f"variant 'tiny' accepts weights for 'clip' and 'sam' only, got {extra}"
             )
-        paths = {key: Path(path).expanduser() for key, path in weights.items()}
+        paths = {key: Path(path).expanduser() for key, path in weights.items() if key in keys}
         for key, path in paths.items():
             if not path.is_file():
                 raise WeightsNotFoundError(f"tiny {key} weights: file not found: {path}")
@@ -197,7 +221,7 @@ def metric_weight_paths(
     if original:
         specs["detector_tokenizer"] = grounding_dino_py.TOKENIZER_WEIGHTS
     paths, missing = {}, []
-    for key, spec in specs.items():
+    for key, spec in ((key, spec) for key, spec in specs.items() if key in keys):
         try:
             paths[key] = resolve_weights(spec, weights.get(key))
         except WeightsNotFoundError as err:
@@ -205,6 +229,14 @@ def metric_weight_paths(
     if missing:
         raise WeightsNotFoundError("\n".join(missing))
     return paths
+
+
+def _check_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    roles = tuple(dict.fromkeys(roles))
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown or not roles:
+        raise ConfigError(f"roles must be a non-empty subset of {list(ROLES)}, got {list(roles)}")
+    return roles
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

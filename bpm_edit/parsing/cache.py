@@ -11,8 +11,10 @@ instruction is parsed again; any other line that is not a parse with its key is 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from bpm_edit.errors import InputError
 from bpm_edit.parsing.base import InstructionParser, check_instruction
@@ -27,6 +29,31 @@ def _check_parse(record: dict) -> None:
         EditSpec.from_dict(record)
     except SpecError as err:
         raise ValueError(f"not a parse: {err}") from None
+
+
+def is_parse_file(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a parse cache (what `bpm-edit parse --out` writes): empty, or
+    every complete line a parse with its instruction and parser. A torn last line after
+    at least one parse is allowed (the store cuts it away); anything else (an image, a
+    text file) is not a parse cache and must not be appended to."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return False
+    *complete, _torn = data.split(b"\n")
+    parses = 0
+    for raw in complete:
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+            _check_parse(record)
+        except ValueError:  # not JSON, not UTF-8, or not a parse
+            return False
+        if not all(isinstance(record.get(name), str) for name in ("instruction", "parser")):
+            return False
+        parses += 1
+    return parses > 0 or not data.strip()
 
 
 class ParseCache:

@@ -1,0 +1,118 @@
+"""`bpm-edit parse` / `eval-parser` contract: every bad input is one `error:` line and
+exit 2 before anything is parsed, no traceback, no input (or existing --out) changed."""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+from frozen_paths import immutable
+from PIL import Image
+
+from bpm_edit.parsing import get_parser
+
+PARSE = ["-m", "bpm_edit.cli", "parse"]
+INSTRUCTIONS = ("make the cat black", "Remove the dog")
+
+
+@pytest.fixture
+def world(tmp_path) -> dict[str, Path]:
+    """Every input (and existing output) file a case may name; all are fingerprinted."""
+    files = {"text": tmp_path / "in.txt", "jsonl": tmp_path / "in.jsonl"}
+    files["text"].write_text("\n".join(INSTRUCTIONS) + "\n")
+    files["jsonl"].write_text("".join(json.dumps({"instruction": text}) + "\n"
+                                      for text in INSTRUCTIONS))
+    files["empty"] = tmp_path / "empty.txt"
+    files["empty"].write_text("\n  \n")
+    files["bad_line"] = tmp_path / "bad_line.jsonl"
+    files["bad_line"].write_text('{"instruction": "add a cat"}\n{"text": "no field"}\n')
+    files["not_json"] = tmp_path / "not_json.jsonl"
+    files["not_json"].write_text('{"instruction": "add a cat"}\n{oops\n')
+    files["latin1"] = tmp_path / "latin1.txt"
+    files["latin1"].write_bytes("make the caf\xe9 red\n".encode("latin-1"))
+    files["png"] = tmp_path / "picture.png"
+    Image.new("RGB", (8, 8), "red").save(files["png"])
+    files["notes"] = tmp_path / "notes.txt"
+    files["notes"].write_text("my notes\n")
+    files["one_line"] = tmp_path / "one_line.txt"
+    files["one_line"].write_text("no newline at the end")
+    rules = get_parser("rules")
+    files["done"] = tmp_path / "done.jsonl"
+    files["done"].write_text("".join(json.dumps(rules.parse(text).to_dict()) + "\n"
+                                     for text in INSTRUCTIONS))
+    files["other_parser"] = tmp_path / "other.jsonl"
+    files["other_parser"].write_text(json.dumps(
+        {"edit_type": "add", "target_object": "cat", "instruction": "add a cat",
+         "parser": "openai:m@http://x/v1/chat/completions|prompt=v1"}) + "\n")
+    (tmp_path / "frozen").mkdir()
+    files["frozen_done"] = tmp_path / "frozen_done.jsonl"
+    files["frozen_done"].write_bytes(files["done"].read_bytes())
+    return files
+
+
+#: id, argv (after `parse`, or a full argv starting with another subcommand), exit code,
+#: message, paths made immutable for the case.
+CASES = [
+    ("nothing-to-parse", [], 2, "give either one instruction or --file", ()),
+    ("both-instruction-and-file", ["add a cat", "--file", "{text}"], 2,
+     "give either one instruction or --file", ()),
+    ("empty-instruction", ["   "], 2, "instruction is empty", ()),
+    ("missing-file", ["--file", "{tmp}/none.txt"], 2, "instruction file not found", ()),
+    ("file-is-a-folder", ["--file", "{tmp}"], 2, "instruction file not found", ()),
+    ("empty-file", ["--file", "{empty}"], 2, "holds no instructions", ()),
+    ("jsonl-missing-field", ["--file", "{bad_line}"], 2,
+     "bad_line.jsonl, line 2: expected an object with a non-empty string 'instruction'", ()),
+    ("jsonl-not-json", ["--file", "{not_json}"], 2, "not_json.jsonl, line 2: not valid JSON",
+     ()),
+    ("not-utf8", ["--file", "{latin1}"], 2, "latin1.txt, line 1: not UTF-8 text", ()),
+    ("out-is-the-file", ["--file", "{text}", "--out", "{text}"], 2,
+     "is the --file input; it would be overwritten", ()),
+    ("out-is-the-file-respelled", ["--file", "{text}", "--out", "{tmp}/./in.txt"], 2,
+     "is the --file input", ()),
+    ("cache-is-the-file", ["--file", "{jsonl}", "--cache", "{jsonl}"], 2,
+     "in.jsonl is the --file input", ()),
+    ("out-is-a-png", ["add a cat", "--out", "{png}"], 2,
+     "exists and is not a JSONL file of parse records", ()),
+    ("out-is-a-text-file", ["add a cat", "--out", "{notes}"], 2,
+     "exists and is not a JSONL file of parse records", ()),
+    ("out-is-one-unterminated-line", ["add a cat", "--out", "{one_line}"], 2,
+     "it is never overwritten", ()),
+    ("out-is-a-folder", ["add a cat", "--out", "{tmp}"], 2, "is a directory, expected a file",
+     ()),
+    ("out-under-a-file", ["add a cat", "--out", "{notes}/specs.jsonl"], 2,
+     "is a file, not a folder", ()),
+    ("out-in-immutable-folder", ["add a cat", "--out", "{tmp}/frozen/specs.jsonl"], 2,
+     "cannot write in", ("frozen",)),
+    ("out-immutable-file", ["add a cat", "--out", "{frozen_done}"], 2,
+     "the file cannot be written", ("frozen_done",)),
+    ("out-of-another-parser", ["add a cat", "--out", "{other_parser}"], 2,
+     "holds results of another parser", ()),
+    ("option-not-for-rules", ["add a cat", "--base-url", "http://localhost:1"], 2,
+     "--base-url does not apply to --parser rules", ()),
+    ("openai-without-endpoint", ["add a cat", "--parser", "openai", "--model", "m"], 2,
+     "--parser openai needs --base-url", ()),
+    ("unknown-parser", ["add a cat", "--parser", "magic"], 2, "invalid choice", ()),
+    ("parse-file-to-new-out", ["--file", "{jsonl}", "--out", "{tmp}/new.jsonl",
+                               "--no-progress"], 0, "2 parsed now, 0 already", ()),
+    ("rerun-parses-nothing", ["--file", "{text}", "--out", "{done}"], 0,
+     "2 instruction(s): 0 parsed now, 2 already in", ()),
+    ("eval-parser-missing-cases", ["@eval-parser", "{tmp}/none.jsonl"], 2,
+     "cases file not found", ()),
+    ("eval-parser-unlabelled-cases", ["@eval-parser", "{jsonl}"], 2,
+     "in.jsonl:1: missing label field(s)", ()),
+]
+
+
+@pytest.mark.parametrize(("argv", "code", "message", "frozen"),
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_parse_contract(contract, world, tmp_path, argv, code, message, frozen) -> None:
+    names = {**{key: str(path) for key, path in world.items()}, "tmp": str(tmp_path)}
+    args = [part.format(**names) for part in argv]
+    command = PARSE
+    if args and args[0].startswith("@"):
+        command, args = ["-m", "bpm_edit.cli", args[0][1:]], args[1:]
+    frozen_paths = [Path(names[name]) if name in names else tmp_path / name for name in frozen]
+    with immutable(*frozen_paths) if frozen else nullcontext():
+        contract([*command, *args], tmp_path, list(world.values()), code, message)
