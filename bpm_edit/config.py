@@ -126,15 +126,6 @@ class MetricConfig:
         """A copy with `changes` applied (and checked)."""
         return dataclasses.replace(self, **changes)
 
-    def model_options(self) -> dict[str, Any]:
-        """Keyword arguments of `load_metric_models` (weights as resolved paths)."""
-        return {
-            "detector_backend": self.detector_backend, "clip_model": self.clip_model,
-            "sam_model": self.sam_model, "weights": self.resolved_weights,
-            "detection_size": self.detection_size, "sam_dtype": self.sam_dtype,
-            "sam_batch_size": self.sam_batch_size,
-        }
-
     @cached_property
     def resolved_weights(self) -> dict[str, Path]:
         """The weight files these settings load, by `WEIGHT_KEYS` key, resolved once
