@@ -24,6 +24,9 @@ from evaluation.runner import (
     evaluate,
     read_records,
     score_items,
+    scoring_code,
+    select_settings,
+    settings_key,
     shard_path,
 )
 
@@ -106,9 +109,18 @@ def test_records_have_the_agreed_fields_and_a_rerun_skips_everything(tmp_path):
     evaluate(items, [MeanMetric("mean"), changed], out, batch_size=3, progress=False)
     assert changed.scored == [item.item_id for item in items]
     final = read_records(out)
-    assert len(final) == 14  # the stale "other" records were replaced, not kept
-    assert [r["score"] for r in final if r["metric"] == "other"] == [
+    # Issue 12: the earlier settings' records are kept (after the current ones).
+    assert len(final) == 21
+    assert final[:14] == [r for r in final if r["settings"] in {
+        settings_key(MeanMetric("mean"), scoring_code()), settings_key(changed, scoring_code())}]
+    assert [r["score"] for r in final[:14] if r["metric"] == "other"] == [
         10.0 * i + 2.0 for i in range(7)]
+    assert final[14:] == [r for r in records if r["metric"] == "other"]
+    with pytest.raises(ValueError, match=r"metric 'other' has records of 2 settings"):
+        select_settings(final)
+    chosen = select_settings(final, [changed_key := final[1]["settings"][:10]])
+    assert len(chosen) == 14 and all(r["settings"].startswith(changed_key)
+                                     for r in chosen if r["metric"] == "other")
 
 
 def test_changed_input_bytes_change_the_key(tmp_path):
@@ -119,7 +131,9 @@ def test_changed_input_bytes_change_the_key(tmp_path):
     metric = MeanMetric()
     evaluate(items, [metric], out, progress=False)
     assert metric.scored == ["item1"]
-    assert [r["score"] for r in read_records(out)] == [0.0, 99.0, 20.0]
+    # The record of the old content stays, after the current ones; readers take the first.
+    assert [r["score"] for r in read_records(out)] == [0.0, 99.0, 20.0, 10.0]
+    assert [r["score"] for r in select_settings(read_records(out))] == [0.0, 99.0, 20.0]
 
 
 def test_per_item_errors_are_recorded_and_retried_on_rerun(tmp_path):
@@ -129,7 +143,9 @@ def test_per_item_errors_are_recorded_and_retried_on_rerun(tmp_path):
     summary = evaluate(items, [metric], out, batch_size=4, progress=False)
     records = read_records(out)
     assert summary.errors == 1 and len(records) == 5
-    assert records[2]["error"] == "ValueError: cannot score item2"
+    # Issue 12: the error names the item's files when the exception does not.
+    assert records[2]["error"] == (f"ValueError: cannot score item2 [original: "
+                                   f"{items[2].original}, edited: {items[2].edited}]")
     assert records[2]["score"] is None and records[2]["components"] == {}
     assert [r["score"] for r in records if r["error"] is None] == [0.0, 10.0, 30.0, 40.0]
     # The batch raised once; the other items of that batch were scored one by one.
