@@ -134,7 +134,9 @@ def run(args: argparse.Namespace, weight_flags: dict[str, str]) -> int:
     loaded = load_dataset_from_args(args, mask_dir=args.mask_dir)
     items = loaded.items[: args.limit] if args.limit is not None else loaded.items
     if not loaded.items:
-        raise InputError(f"no items loaded from {args.dataset}")
+        why = f": {len(loaded.errors)} row(s) skipped, the first: {loaded.errors[0]}" \
+            if loaded.errors else ""
+        raise InputError(f"no items loaded from {args.dataset}{why}")
     inputs = _input_files(args.dataset, loaded)
     check_results_path(args.out, inputs, "--out")
     if args.report:
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace, weight_flags: dict[str, str]) -> int:
                if getattr(args, f"weights_{key}", None)}
     required_weights(names, config, weights)  # every missing weight in one message
 
+    process_share()  # the launcher's variables, checked before accelerate reads them
     accelerator = _accelerator(args.device)
     index, count = process_share(accelerator)
     if index == 0:
