@@ -387,3 +387,45 @@ def test_evaluate_script_reads_the_authors_metadata_format(tmp_path, capsys):
     assert main(["--dataset", str(metadata), "--model-names", "ip2p,mgie", "--metrics", "bpm",
                  "--sam-batch-size", "0", "--out", str(out)]) == 2
     assert "--sam-batch-size must be a positive int, got 0" in capsys.readouterr().err
+
+
+def test_alignment_script_refuses_mixed_settings_unless_one_is_picked(synthetic, tmp_path,
+                                                                      capsys):
+    import importlib.util
+
+    from evaluation.datasets import load_plain
+
+    items = load_plain(synthetic).items
+    out = tmp_path / "results.jsonl"
+    evaluate(items, [MeanMetric("mean")], out, progress=False)
+    evaluate(items, [MeanMetric("mean", offset=1.0)], out, progress=False)
+    records = read_records(out)
+    assert len(records) == 2 * len(items)  # the first settings' records are kept
+    spec = importlib.util.spec_from_file_location("alignment_script",
+                                                  ROOT / "scripts" / "alignment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["--results", str(out), "--dataset", str(synthetic), "--out", str(tmp_path / "t"),
+            "--n-boot", "10"]
+    assert module.main(argv) == 2
+    assert "metric 'mean' has records of 2 settings" in capsys.readouterr().err
+    newer = records[0]["settings"][:8]
+    assert module.main([*argv, "--settings", newer]) == 0
+    assert module.main([*argv, "--settings", "ffffffffff"]) == 2
+    assert "--settings ffffffffff: no record" in capsys.readouterr().err
+
+
+def test_a_rerun_with_other_settings_keeps_the_records_and_reports_its_own(synthetic,
+                                                                          tmp_path):
+    out, report = tmp_path / "results.jsonl", tmp_path / "report.html"
+    main = _evaluate_main()
+    argv = ["--dataset", str(synthetic), "--limit", "2", "--metrics", "l2,bpm", "--models",
+            "tiny", "--device", "cpu", "--out", str(out), "--report", str(report),
+            "--no-progress"]
+    assert main(argv) == 0
+    first = read_records(out)
+    assert main([*argv, "--alpha", "0.5"]) == 0
+    records = read_records(out)
+    assert len(records) == 6 and all(r in records for r in first)  # 2 l2, 2 + 2 bpm
+    assert len({r["settings"] for r in records if r["metric"] == "bpm"}) == 2
+    assert "2 items, 2 metrics, 4 records" in report.read_text()  # this run's settings
