@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bpm_edit.errors import run_command  # noqa: E402
+from bpm_edit.errors import InputError, run_command  # noqa: E402
 from evaluation.alignment import (  # noqa: E402
     ALPHAS,
     COMPONENT_ROWS,
@@ -31,7 +31,7 @@ from evaluation.alignment import (  # noqa: E402
     read_results,
 )
 from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
-from evaluation.runner import select_settings  # noqa: E402
+from evaluation.runner import check_writable, select_settings  # noqa: E402
 from evaluation.tables import build_report, to_markdown, write_tables  # noqa: E402
 
 
@@ -46,6 +46,18 @@ def _component_rows(text: str | None) -> tuple[tuple[str, str], ...]:
                                              f"{part!r}")
         rows.append((aspect.strip(), metric.strip()))
     return tuple(rows)
+
+
+def _check_out(out: Path, inputs: list[str]) -> None:
+    """Before any work: --out is a folder that takes new files, and no input is one of
+    the files written there (tables.md, alignment.json, *.csv)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; expected a folder for the tables")
+    check_writable(out / "tables.md", "--out")
+    for source in map(Path, inputs):
+        written = source.name in ("tables.md", "alignment.json") or source.suffix == ".csv"
+        if written and source.resolve().parent == out.resolve():
+            raise InputError(f"--out {out} would overwrite the input {source}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, component_rows: tuple[tuple[str, str], ...]) -> int:
     """Build and write the tables; bad inputs raise `BPMEditError`s (one error line)."""
+    _check_out(Path(args.out), [*args.results, args.dataset])
     loaded = load_dataset_from_args(args, check_files=not args.no_check_files)
     records = select_settings([r for path in args.results for r in read_results(path)],
                               args.settings)

@@ -429,3 +429,25 @@ def test_a_rerun_with_other_settings_keeps_the_records_and_reports_its_own(synth
     assert len(records) == 6 and all(r in records for r in first)  # 2 l2, 2 + 2 bpm
     assert len({r["settings"] for r in records if r["metric"] == "bpm"}) == 2
     assert "2 items, 2 metrics, 4 records" in report.read_text()  # this run's settings
+
+
+def test_alignment_script_checks_its_out_folder_first(synthetic, tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("alignment_script",
+                                                  ROOT / "scripts" / "alignment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = tmp_path / "results.jsonl"
+    results.write_text("")
+    table = tmp_path / "tables" / "summary.csv"
+    table.parent.mkdir()
+    table.write_text("item_id,score\n")
+    for out, message in ((results, "is a file; expected a folder"),
+                         (table.parent, "would overwrite the input")):
+        argv = ["--results", str(results), "--dataset", str(synthetic), "--out", str(out)]
+        if out == table.parent:
+            argv[1] = str(table)
+        assert module.main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert results.read_text() == "" and table.read_text() == "item_id,score\n"
