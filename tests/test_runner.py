@@ -209,7 +209,8 @@ def test_a_truncated_last_line_is_dropped_and_rescored(tmp_path):
 
 def test_a_corrupt_line_in_the_middle_is_an_error_naming_it(tmp_path):
     out = tmp_path / "results.jsonl"
-    out.write_text('{"key": "a", "item_id": "x"}\nnot json\n{"key": "b", "item_id": "y"}\n')
+    out.write_text('{"key": "a", "item_id": "x", "metric": "m"}\nnot json\n'
+                   '{"key": "b", "item_id": "y", "metric": "m"}\n')
     with pytest.raises(StoreError, match=r"results.jsonl, line 2"):
         read_records(out)
 
