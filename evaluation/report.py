@@ -27,10 +27,10 @@ from typing import Any
 
 from PIL import Image
 
-from bpm_edit.errors import ConfigError
+from bpm_edit.errors import ConfigError, InputError
 from evaluation.items import EditItem
 from evaluation.metrics import METRIC_CHOICES, higher_is_better
-from evaluation.runner import latest_records
+from evaluation.runner import check_not_input, check_writable, latest_records, select_settings
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em;
@@ -387,19 +387,40 @@ def write_report(
     title: str | None = None,
     thumb_size: int = 160,
     n_boot: int = 200,
+    settings: Sequence[str] = (),
 ) -> Path:
     """Write the HTML report of the result file `results` to `out`; returns `out`.
 
     Only records of `items` are shown when items are given (a result file may hold
-    other runs' records too).
+    other runs' records too), of the settings `settings` picks
+    (`evaluation.runner.select_settings`: prefixes of settings keys).
     """
     records = latest_records(results)
     if items is not None:
         wanted = {item.item_id for item in items}
         records = [r for r in records if r["item_id"] in wanted]
+    records = select_settings(records, settings)
     page = build_report_html(records, items, title or f"Evaluation report: {Path(results).name}",
                              str(results), thumb_size, n_boot)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def check_report_path(path: str | Path, inputs: Sequence[str | Path] = (),
+                      flag: str = "--report") -> None:
+    """Before any work: `path` can take a report. An input among `inputs` (the result
+    file included), a directory, an existing file that is not an HTML page or an
+    unwritable place is a `bpm_edit.errors.InputError`."""
+    path = Path(path)
+    check_not_input(path, inputs, flag)
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a directory; expected an HTML file")
+    if path.is_file():
+        with open(path, "rb") as handle:
+            head = handle.read(64).lstrip().lower()
+        if head and not head.startswith((b"<!doctype html", b"<html")):
+            raise InputError(f"{flag} {path} exists and is not an HTML report; "
+                             "not overwriting it")
+    check_writable(path, flag)

@@ -9,11 +9,15 @@ Record fields (the format `evaluation.alignment` and `scripts/alignment.py` read
                 and code always give the same key
     item_id, input_id, model    from the `EditItem`
     metric      the metric name
+    settings    sha256 of the metric name, its settings and the code version (the key
+                without the item): equal for every record made with the same settings
     score       float, or null when the metric cannot say (see flags)
     components  named sub-scores (bpm: s_modify, s_preserve, s_size, s_position,
                 s_semantic, s_region)
     flags       list of strings
-    error       null, or "ExceptionType: message" when scoring this item failed
+    error       null, or "ExceptionType: message" when scoring this item failed,
+                followed by "[original: PATH, edited: PATH, ...]" unless the message
+                names one of the item's files
     elapsed_s   seconds spent on this record (the batch's time shared evenly)
 
 How a run stays safe (the result file is a `bpm_edit.store.JsonlStore` keyed by
@@ -28,37 +32,59 @@ How a run stays safe (the result file is a `bpm_edit.store.JsonlStore` keyed by
   retried item by item to find the culprit); only a `FatalMetricError` stops the run;
 - input files are only read; at the end the result file is rewritten atomically
   (temporary file + rename) in a stable order: the current items in dataset order, each
-  with its metrics in the order given, then records of other items that were already in
-  the file. For the current items only the record with the current key is kept, so the
-  file holds exactly one record per (item, metric).
+  with its metrics in the order given (records of the current settings), then every
+  other record already in the file, in file order. Nothing is ever dropped except
+  repeats of (key, item_id) (the last one is kept): records made with other settings
+  stay, so a file may hold several settings' records of one (item, metric).
 
-Data-parallel runs (`accelerate launch scripts/evaluate.py ...`): process i of n scores
-items i, i+n, i+2n, ... of the dataset into its own shard file
-`<out>.shard-<i>-of-<n>.jsonl`; after a barrier the main process merges the result file
-and every shard file (also shards of an interrupted earlier run) into the result file
-and deletes the shards.
+Choosing one setting (`select_settings`): a reader of a result file (scripts/alignment.py,
+the report) needs one record per (item, metric). When an (item, metric) has records
+under more than one `settings` key it is an error listing those keys, unless the reader
+is given key prefixes (`--settings PREFIX`, repeatable) that pick one per metric;
+scripts/evaluate.py's report picks the settings of the run that made it.
+
+Data-parallel runs (`torchrun`, `accelerate launch --num_processes N`, any launcher
+that sets RANK/WORLD_SIZE or LOCAL_RANK/LOCAL_WORLD_SIZE): `process_share` reads this
+process's (index, count); process i of n scores items i, i+n, i+2n, ... into its own
+shard file `<out>.shard-<i>-of-<n>.jsonl`, then writes the marker `<shard>.done` (the
+run's token: `TORCHELASTIC_RUN_ID`, else MASTER_ADDR:MASTER_PORT and the launcher's
+pid). The main process (index 0) waits for every marker of this run (no
+torch.distributed needed; it gives up with an error after `merge_timeout` seconds
+without progress of any shard), merges the result file and every shard file (also
+shards of an interrupted earlier run) into the result file, and deletes the shards and
+markers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bpm_edit.errors import ConfigError, DatasetError
-from bpm_edit.store import JsonlStore
+from bpm_edit.errors import ConfigError, DatasetError, InputError
+from bpm_edit.store import JsonlStore, StoreError
 from bpm_edit.version import code_version
 from evaluation.items import EditItem
 from evaluation.metrics import EditMetric, FatalMetricError, MetricOutput
+from evaluation.parallel import (
+    existing_shards,
+    marker_path,
+    process_share,
+    run_token,
+    shard_path,
+    wait_for_shards,
+)
 
 #: Keys of a result record, in the order they are written.
 RECORD_FIELDS = (
-    "key", "item_id", "input_id", "model", "metric", "score", "components", "flags",
+    "key", "item_id", "input_id", "model", "metric", "settings", "score", "components", "flags",
     "error", "elapsed_s",
 )
 #: The fields that identify a record: the same content under two item_ids is two records.
@@ -107,6 +133,14 @@ def scoring_code() -> str:
     return code_version("bpm_edit", "evaluation")
 
 
+def settings_key(metric: EditMetric, version: str) -> str:
+    """The `settings` field of a record: the metric's name and settings and the code
+    version, without the item (one value for a whole run of that metric)."""
+    payload = {"metric": metric.name, "settings": metric.settings(), "version": version}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def record_key(item_digest: dict[str, Any], metric: EditMetric, version: str) -> str:
     """The content-hash key of one (item, metric) record."""
     payload = {
@@ -123,8 +157,63 @@ def record_key(item_digest: dict[str, Any], metric: EditMetric, version: str) ->
 
 
 def open_results(path: str | Path) -> JsonlStore:
-    """The result file at `path` as a store; a record is identified by (key, item_id)."""
-    return JsonlStore(path, key=RECORD_IDENTITY)
+    """The result file at `path` as a store; a record is identified by (key, item_id)
+    and names its metric."""
+    return JsonlStore(path, key=RECORD_IDENTITY, check=_names_a_metric)
+
+
+def _names_a_metric(record: dict[str, Any]) -> None:
+    if not isinstance(record.get("metric"), str):
+        raise ValueError("expected a result record with a string 'metric'")
+
+
+def check_results_path(path: str | Path, inputs: Iterable[str | Path] = (),
+                       flag: str = "--out") -> None:
+    """Before any work: `path` can be this runner's result file. An input among
+    `inputs`, a directory, an existing file that is not a result file (not JSONL records
+    with key, item_id and metric) or an unwritable place is an `InputError`."""
+    path = Path(path)
+    check_not_input(path, inputs, flag)
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a directory; expected a results JSONL file")
+    if path.exists():
+        what = f"{flag} {path} is not a bpm-edit results file (JSONL records with key, " \
+               "item_id and metric)"
+        try:
+            store = open_results(path)
+        except StoreError as err:
+            raise InputError(f"{what}: {err}") from None
+        if store.torn_line is not None and not store.records():
+            raise InputError(f"{what}: its only line is not a complete record")
+    check_writable(path, flag)
+
+
+def check_not_input(path: Path, inputs: Iterable[str | Path], flag: str) -> None:
+    """An `InputError` when `path` is one of `inputs` (the same file, however named)."""
+    resolved = path.resolve()
+    for source in inputs:
+        source = Path(source)
+        if source.resolve() == resolved or (
+                path.exists() and source.exists() and os.path.samefile(source, path)):
+            raise InputError(f"{flag} {path} is an input ({source}); it would be overwritten")
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """An `InputError` unless a file can be written (and renamed) at `path`: the nearest
+    existing folder above it accepts a new file, and an existing `path` is writable."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{flag} {path}: {folder} is not a directory")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".bpm-edit-probe-"):
+            pass
+    except OSError as err:
+        raise InputError(f"{flag} {path}: cannot write in {folder} "
+                         f"({err.strerror or err})") from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{flag} {path} is not writable")
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -140,16 +229,6 @@ def latest_records(path: str | Path) -> list[dict[str, Any]]:
     """Records of a result file with repeats of (key, item_id) reduced to the last one
     (a retried error is followed by its new record), in the file order of those."""
     return list(open_results(path).latest().values())
-
-
-def shard_path(out: str | Path, index: int, count: int) -> Path:
-    out = Path(out)
-    return out.with_name(f"{out.name}.shard-{index}-of-{count}.jsonl")
-
-
-def existing_shards(out: str | Path) -> list[Path]:
-    out = Path(out)
-    return sorted(out.parent.glob(f"{out.name}.shard-*-of-*.jsonl"))
 
 
 # ----------------------------------------------------------------------------- runner
@@ -228,6 +307,7 @@ def score_items(
                 done.add((record["key"], record["item_id"]))
                 known[record["key"]] = record
 
+    settings = {metric.name: settings_key(metric, version) for metric in metrics}
     mine = list(items)[index::count]
     work: list[tuple[EditItem, list[tuple[EditMetric, str]]]] = []
     skipped = 0
@@ -248,7 +328,7 @@ def score_items(
     try:
         for start in range(0, len(work), batch_size):
             batch = work[start:start + batch_size]
-            records, copied = _score_batch(batch, metrics, known)
+            records, copied = _score_batch(batch, metrics, known, settings)
             target.append_many(records)
             scored += len(records) - copied
             reused += copied
@@ -279,6 +359,7 @@ def _score_batch(
     batch: list[tuple[EditItem, list[tuple[EditMetric, str]]]],
     metrics: Sequence[EditMetric],
     known: dict[str, dict[str, Any]],
+    settings: Mapping[str, str],
 ) -> tuple[list[dict[str, Any]], int]:
     """Records for one batch, and how many were copies of `known` records: each metric
     scores the items that still need it."""
@@ -302,8 +383,9 @@ def _score_batch(
             continue
         outputs = _run_metric(metric, [item for item, _ in wanted])
         for (item, key), (output, error, elapsed) in zip(wanted, outputs, strict=True):
-            records[(item.item_id, metric.name)] = _record(item, metric, key, output, error,
-                                                           elapsed)
+            records[(item.item_id, metric.name)] = _record(
+                item, metric, (key, settings[metric.name]), output,
+                None if error is None else _naming_files(error, item), elapsed)
     # Write in dataset order, each item's metrics in the order given.
     ordered = []
     for item, todo in batch:
@@ -348,20 +430,30 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _naming_files(error: str, item: EditItem) -> str:
+    """`error`, followed by the item's files unless it names one of them already."""
+    files = {name: getattr(item, name) for name in
+             ("original", "edited", "mask_original", "mask_edited") if getattr(item, name)}
+    if any(str(path) in error for path in files.values()):
+        return error
+    return error + " [" + ", ".join(f"{name}: {path}" for name, path in files.items()) + "]"
+
+
 def _record(
     item: EditItem,
     metric: EditMetric,
-    key: str,
+    keys: tuple[str, str],
     output: MetricOutput | None,
     error: str | None,
     elapsed: float,
 ) -> dict[str, Any]:
     return {
-        "key": key,
+        "key": keys[0],
         "item_id": item.item_id,
         "input_id": item.input_id,
         "model": item.model,
         "metric": metric.name,
+        "settings": keys[1],
         "score": None if output is None else output.score,
         "components": {} if output is None else dict(output.components),
         "flags": [] if output is None else list(output.flags),
@@ -384,8 +476,7 @@ def merge_results(
     described in the module docstring; returns the number of records written.
 
     Repeats of (key, item_id) keep the last one read (`out` first, then `sources` in
-    order). For the current items, only records whose key matches the current inputs and
-    settings are kept.
+    order); every other record is kept, whatever its settings.
     """
     target = open_results(out)
     latest: dict[Any, dict[str, Any]] = {}
@@ -396,21 +487,68 @@ def merge_results(
 
     version = scoring_code()
     hasher = hasher or ContentHasher()
-    current_ids = {item.item_id for item in items}
     ordered = []
     for item in items:
         digest = hasher.item_digest(item)
         for metric in metrics:
-            record = latest.get((record_key(digest, metric, version), item.item_id))
+            record = latest.pop((record_key(digest, metric, version), item.item_id), None)
             if record is not None:
                 ordered.append(record)
-    current_metrics = {m.name for m in metrics}
-    for record in latest.values():
-        if record["item_id"] in current_ids and record.get("metric") in current_metrics:
-            continue  # a stale record of a current (item, metric): replaced above
-        ordered.append(record)
+    ordered.extend(latest.values())
     target.rewrite(ordered)
     return len(ordered)
+
+
+def select_settings(
+    records: Iterable[Mapping[str, Any]], choose: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The records of one setting per (item, metric) (see the module docstring).
+
+    `choose` are prefixes of `settings` keys: for each metric whose records match one,
+    only the records of the matched key(s) are kept. Of several records of one (item,
+    metric, settings) (made from other input bytes) the first in file order is kept:
+    the runner writes the current run's first. An (item, metric) left with records
+    of more than one settings key, or a prefix that matches nothing, is a `DatasetError`
+    naming the metric, its keys and how many records each has.
+    """
+    records = [dict(r) for r in records]
+    by_metric: dict[str, dict[str, int]] = {}
+    for record in records:
+        counts = by_metric.setdefault(str(record.get("metric")), {})
+        setting = str(record.get("settings") or "none")
+        counts[setting] = counts.get(setting, 0) + 1
+    for prefix in choose:
+        if not any(s.startswith(prefix) for counts in by_metric.values() for s in counts):
+            raise DatasetError(f"--settings {prefix}: no record has a settings key starting "
+                               f"with it ({_settings_text(by_metric)})")
+    kept = []
+    for record in records:
+        counts = by_metric[str(record.get("metric"))]
+        setting = str(record.get("settings") or "none")
+        picked = [s for s in counts if any(s.startswith(p) for p in choose)]
+        if not picked or setting in picked:
+            kept.append(record)
+    seen: dict[tuple[str, str], set[str]] = {}
+    first: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for record in kept:
+        ident = (str(record.get("item_id")), str(record.get("metric")))
+        setting = str(record.get("settings") or "none")
+        seen.setdefault(ident, set()).add(setting)
+        first.setdefault((*ident, setting), record)
+    for (item_id, metric), settings in seen.items():
+        if len(settings) > 1:
+            mixed = {metric: {s: by_metric[metric][s] for s in sorted(settings)}}
+            raise DatasetError(
+                f"metric {metric!r} has records of {len(settings)} settings for item "
+                f"{item_id!r} ({_settings_text(mixed)}); pick one with --settings PREFIX "
+                "(a prefix of the key)")
+    return list(first.values())
+
+
+def _settings_text(by_metric: Mapping[str, Mapping[str, int]]) -> str:
+    return "; ".join(
+        f"{metric}: " + ", ".join(f"{s[:12]} ({n} records)" for s, n in counts.items())
+        for metric, counts in by_metric.items())
 
 
 def evaluate(
@@ -420,37 +558,42 @@ def evaluate(
     batch_size: int = 8,
     progress: bool = True,
     accelerator: Any = None,
+    share: tuple[int, int] | None = None,
+    merge_timeout: float = 600.0,
 ) -> RunSummary:
     """Score `items` with `metrics` into the result file `out`, resuming earlier runs.
 
-    With an `accelerate.Accelerator` of several processes, each process scores its shard
-    into a shard file, then the main process merges (see the module docstring). Every
-    process returns its own summary.
+    `share` = (index, count) of this process (default: `process_share(accelerator)`).
+    With several processes each scores its shard into a shard file, then the main
+    process merges (see the module docstring). Every process returns its own summary.
     """
     out = Path(out)
     _check_inputs(items, metrics, batch_size)
-    count = 1 if accelerator is None else accelerator.num_processes
-    index = 0 if accelerator is None else accelerator.process_index
+    index, count = share or process_share(accelerator)
     previous_shards = existing_shards(out)
     hasher = ContentHasher()
     if count == 1:
         summary = score_items(items, metrics, out, done_in=previous_shards,
                               batch_size=batch_size, progress=progress, hasher=hasher)
-        merge_results(out, items, metrics, previous_shards, hasher)
-        for path in previous_shards:
-            path.unlink()
+        _merge_and_clean(out, items, metrics, previous_shards, hasher)
         return summary
 
     mine = shard_path(out, index, count)
     summary = score_items(items, metrics, mine, done_in=[out, *previous_shards],
                           batch_size=batch_size, progress=progress, shard=(index, count),
                           hasher=hasher)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        shards = existing_shards(out)
-        merge_results(out, items, metrics, shards, hasher)
-        for path in shards:
-            path.unlink()
-    accelerator.wait_for_everyone()
+    token = run_token()
+    marker_path(mine).write_text(token, encoding="utf-8")
+    if index == 0:
+        wait_for_shards(out, count, token, merge_timeout)
+        _merge_and_clean(out, items, metrics, existing_shards(out), hasher)
     summary.out = out
     return summary
+
+
+def _merge_and_clean(out: Path, items: Sequence[EditItem], metrics: Sequence[EditMetric],
+                     shards: Sequence[Path], hasher: ContentHasher) -> None:
+    merge_results(out, items, metrics, shards, hasher)
+    for path in shards:
+        path.unlink()
+        marker_path(path).unlink(missing_ok=True)

@@ -7,6 +7,11 @@ DATA is any format `evaluation.datasets.load_dataset` reads (plain .jsonl/.csv, 
 authors' metadata .json, a MagicBrush split folder, a PIE-Bench folder; see --format). Writes
 DIR/tables.md, DIR/<table>.csv, DIR/alignment.json and prints the Markdown. Rows of the
 dataset that fail to load are reported on stderr and left out. Input files are only read.
+
+A results file may hold records of several settings of a metric (reruns with other
+settings keep the earlier records): when an item's metric has records of more than one
+settings key, this is an error listing the keys; `--settings PREFIX` (repeatable, a
+prefix of a record's `settings` key) picks the records to use.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bpm_edit.errors import run_command  # noqa: E402
+from bpm_edit.errors import InputError, run_command  # noqa: E402
 from evaluation.alignment import (  # noqa: E402
     ALPHAS,
     COMPONENT_ROWS,
@@ -26,6 +31,7 @@ from evaluation.alignment import (  # noqa: E402
     read_results,
 )
 from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
+from evaluation.runner import check_writable, select_settings  # noqa: E402
 from evaluation.tables import build_report, to_markdown, write_tables  # noqa: E402
 
 
@@ -42,6 +48,18 @@ def _component_rows(text: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
+def _check_out(out: Path, inputs: list[str]) -> None:
+    """Before any work: --out is a folder that takes new files, and no input is one of
+    the files written there (tables.md, alignment.json, *.csv)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; expected a folder for the tables")
+    check_writable(out / "tables.md", "--out")
+    for source in map(Path, inputs):
+        written = source.name in ("tables.md", "alignment.json") or source.suffix == ".csv"
+        if written and source.resolve().parent == out.resolve():
+            raise InputError(f"--out {out} would overwrite the input {source}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", action="append", required=True,
@@ -51,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="all model pairs, or the authors' six pairs of the 4-model "
                              "local set (models in dataset order)")
     parser.add_argument("--metrics", help="comma-separated metrics to report (default: all)")
+    parser.add_argument("--settings", action="append", default=[], metavar="PREFIX",
+                        help="use the records whose settings key starts with PREFIX, for "
+                             "metrics with records of several settings (repeatable)")
     add_dataset_arguments(parser.add_argument_group("dataset (with the human scores)"))
     parser.add_argument("--no-check-files", action="store_true",
                         help="do not check that image files exist")
@@ -77,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, component_rows: tuple[tuple[str, str], ...]) -> int:
     """Build and write the tables; bad inputs raise `BPMEditError`s (one error line)."""
+    _check_out(Path(args.out), [*args.results, args.dataset])
     loaded = load_dataset_from_args(args, check_files=not args.no_check_files)
-    records = [r for path in args.results for r in read_results(path)]
+    records = select_settings([r for path in args.results for r in read_results(path)],
+                              args.settings)
     sheet = build_sheet(loaded.items, records,
                         [m.strip() for m in args.lower_is_better.split(",") if m.strip()])
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None

@@ -24,6 +24,9 @@ from evaluation.runner import (
     evaluate,
     read_records,
     score_items,
+    scoring_code,
+    select_settings,
+    settings_key,
     shard_path,
 )
 
@@ -106,9 +109,18 @@ def test_records_have_the_agreed_fields_and_a_rerun_skips_everything(tmp_path):
     evaluate(items, [MeanMetric("mean"), changed], out, batch_size=3, progress=False)
     assert changed.scored == [item.item_id for item in items]
     final = read_records(out)
-    assert len(final) == 14  # the stale "other" records were replaced, not kept
-    assert [r["score"] for r in final if r["metric"] == "other"] == [
+    # Issue 12: the earlier settings' records are kept (after the current ones).
+    assert len(final) == 21
+    assert final[:14] == [r for r in final if r["settings"] in {
+        settings_key(MeanMetric("mean"), scoring_code()), settings_key(changed, scoring_code())}]
+    assert [r["score"] for r in final[:14] if r["metric"] == "other"] == [
         10.0 * i + 2.0 for i in range(7)]
+    assert final[14:] == [r for r in records if r["metric"] == "other"]
+    with pytest.raises(ValueError, match=r"metric 'other' has records of 2 settings"):
+        select_settings(final)
+    chosen = select_settings(final, [changed_key := final[1]["settings"][:10]])
+    assert len(chosen) == 14 and all(r["settings"].startswith(changed_key)
+                                     for r in chosen if r["metric"] == "other")
 
 
 def test_changed_input_bytes_change_the_key(tmp_path):
@@ -119,7 +131,9 @@ def test_changed_input_bytes_change_the_key(tmp_path):
     metric = MeanMetric()
     evaluate(items, [metric], out, progress=False)
     assert metric.scored == ["item1"]
-    assert [r["score"] for r in read_records(out)] == [0.0, 99.0, 20.0]
+    # The record of the old content stays, after the current ones; readers take the first.
+    assert [r["score"] for r in read_records(out)] == [0.0, 99.0, 20.0, 10.0]
+    assert [r["score"] for r in select_settings(read_records(out))] == [0.0, 99.0, 20.0]
 
 
 def test_per_item_errors_are_recorded_and_retried_on_rerun(tmp_path):
@@ -129,7 +143,9 @@ def test_per_item_errors_are_recorded_and_retried_on_rerun(tmp_path):
     summary = evaluate(items, [metric], out, batch_size=4, progress=False)
     records = read_records(out)
     assert summary.errors == 1 and len(records) == 5
-    assert records[2]["error"] == "ValueError: cannot score item2"
+    # Issue 12: the error names the item's files when the exception does not.
+    assert records[2]["error"] == (f"ValueError: cannot score item2 [original: "
+                                   f"{items[2].original}, edited: {items[2].edited}]")
     assert records[2]["score"] is None and records[2]["components"] == {}
     assert [r["score"] for r in records if r["error"] is None] == [0.0, 10.0, 30.0, 40.0]
     # The batch raised once; the other items of that batch were scored one by one.
@@ -193,7 +209,8 @@ def test_a_truncated_last_line_is_dropped_and_rescored(tmp_path):
 
 def test_a_corrupt_line_in_the_middle_is_an_error_naming_it(tmp_path):
     out = tmp_path / "results.jsonl"
-    out.write_text('{"key": "a", "item_id": "x"}\nnot json\n{"key": "b", "item_id": "y"}\n')
+    out.write_text('{"key": "a", "item_id": "x", "metric": "m"}\nnot json\n'
+                   '{"key": "b", "item_id": "y", "metric": "m"}\n')
     with pytest.raises(StoreError, match=r"results.jsonl, line 2"):
         read_records(out)
 
@@ -371,3 +388,67 @@ def test_evaluate_script_reads_the_authors_metadata_format(tmp_path, capsys):
     assert main(["--dataset", str(metadata), "--model-names", "ip2p,mgie", "--metrics", "bpm",
                  "--sam-batch-size", "0", "--out", str(out)]) == 2
     assert "--sam-batch-size must be a positive int, got 0" in capsys.readouterr().err
+
+
+def test_alignment_script_refuses_mixed_settings_unless_one_is_picked(synthetic, tmp_path,
+                                                                      capsys):
+    import importlib.util
+
+    from evaluation.datasets import load_plain
+
+    items = load_plain(synthetic).items
+    out = tmp_path / "results.jsonl"
+    evaluate(items, [MeanMetric("mean")], out, progress=False)
+    evaluate(items, [MeanMetric("mean", offset=1.0)], out, progress=False)
+    records = read_records(out)
+    assert len(records) == 2 * len(items)  # the first settings' records are kept
+    spec = importlib.util.spec_from_file_location("alignment_script",
+                                                  ROOT / "scripts" / "alignment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["--results", str(out), "--dataset", str(synthetic), "--out", str(tmp_path / "t"),
+            "--n-boot", "10"]
+    assert module.main(argv) == 2
+    assert "metric 'mean' has records of 2 settings" in capsys.readouterr().err
+    newer = records[0]["settings"][:8]
+    assert module.main([*argv, "--settings", newer]) == 0
+    assert module.main([*argv, "--settings", "ffffffffff"]) == 2
+    assert "--settings ffffffffff: no record" in capsys.readouterr().err
+
+
+def test_a_rerun_with_other_settings_keeps_the_records_and_reports_its_own(synthetic,
+                                                                          tmp_path):
+    out, report = tmp_path / "results.jsonl", tmp_path / "report.html"
+    main = _evaluate_main()
+    argv = ["--dataset", str(synthetic), "--limit", "2", "--metrics", "l2,bpm", "--models",
+            "tiny", "--device", "cpu", "--out", str(out), "--report", str(report),
+            "--no-progress"]
+    assert main(argv) == 0
+    first = read_records(out)
+    assert main([*argv, "--alpha", "0.5"]) == 0
+    records = read_records(out)
+    assert len(records) == 6 and all(r in records for r in first)  # 2 l2, 2 + 2 bpm
+    assert len({r["settings"] for r in records if r["metric"] == "bpm"}) == 2
+    assert "2 items, 2 metrics, 4 records" in report.read_text()  # this run's settings
+
+
+def test_alignment_script_checks_its_out_folder_first(synthetic, tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("alignment_script",
+                                                  ROOT / "scripts" / "alignment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = tmp_path / "results.jsonl"
+    results.write_text("")
+    table = tmp_path / "tables" / "summary.csv"
+    table.parent.mkdir()
+    table.write_text("item_id,score\n")
+    for out, message in ((results, "is a file; expected a folder"),
+                         (table.parent, "would overwrite the input")):
+        argv = ["--results", str(results), "--dataset", str(synthetic), "--out", str(out)]
+        if out == table.parent:
+            argv[1] = str(table)
+        assert module.main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert results.read_text() == "" and table.read_text() == "item_id,score\n"

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from bpm_edit.config import MetricConfig
-from bpm_edit.errors import ConfigError
+from bpm_edit.errors import ConfigError, WeightsNotFoundError
 from bpm_edit.scores import SCORES
 from evaluation.metrics.base import (
     MODEL_VARIANTS,
@@ -79,7 +79,8 @@ __all__ = [
     "MODEL_VARIANTS", "BPMMetric", "ClipFeatures", "ClipImageMetric",
     "ClipSumMetric", "ClipTextMetric", "EditMetric", "FatalMetricError", "ImageCache",
     "L2Metric", "MetricOutput", "build_metrics", "finite_or_none",
-    "higher_is_better", "load_clip_features", "load_pair", "parse_metric_names", "to_float",
+    "higher_is_better", "load_clip_features", "load_pair", "parse_metric_names",
+    "required_weights", "to_float",
 ]  # fmt: skip
 
 
@@ -159,6 +160,49 @@ def parse_metric_names(names: str | Sequence[str]) -> list[str]:
     if not result:
         raise ConfigError(f"no metric given; choose from: {', '.join(METRIC_CHOICES)}")
     return result
+
+
+def required_weights(
+    names: str | Sequence[str],
+    config: MetricConfig,
+    weights: Mapping[str, str | Path] | None = None,
+) -> None:
+    """Resolve every weight file the metrics `names` load (BPM's, CLIP's, LPIPS', DINO's)
+    before anything is built; the missing ones are one `WeightsNotFoundError` listing
+    them all. Only `config.models == "default"` loads weight files (BPM checks the
+    files given for "tiny" too)."""
+    from bpm_edit.models.clip import clip_choice
+    from bpm_edit.models.weights import resolve_weights
+    from evaluation.metrics.dino import DINO_WEIGHTS
+    from evaluation.metrics.lpips import ALEXNET_WEIGHTS, LIN_WEIGHTS, packaged_lin_weights
+
+    canonical = parse_metric_names(names)
+    weights = dict(weights or {})
+    missing: list[str] = []
+    if "bpm" in canonical:
+        try:
+            config.resolved_weights  # noqa: B018 - resolves and caches BPM's files
+        except WeightsNotFoundError as err:
+            missing.extend(str(err).splitlines())
+    if config.models == "default":
+        specs = []
+        if {"clip-i", "clip-t", "clip-t+i"} & set(canonical) and "bpm" not in canonical:
+            specs.append((clip_choice(config.clip_model).weights, dict(config.weights).get("clip")))
+        if "lpips" in canonical:
+            if weights.get("lpips_lin") is None and packaged_lin_weights() is None:
+                specs.append((LIN_WEIGHTS, None))
+            specs.append((ALEXNET_WEIGHTS, weights.get("lpips_alexnet")))
+        if "dino" in canonical:
+            specs.append((DINO_WEIGHTS, weights.get("dino")))
+        for spec, explicit in specs:
+            try:
+                resolve_weights(spec, explicit)
+            except WeightsNotFoundError as err:
+                missing.append(str(err))
+    if missing:
+        raise WeightsNotFoundError(
+            f"{len(missing)} weight(s) missing: " + " | ".join(dict.fromkeys(missing))
+            + " (or run with --models tiny: small random-weight models, no files)")
 
 
 def build_metrics(
