@@ -46,7 +46,13 @@ from bpm_edit.metric import BPM
 from bpm_edit.scores import SCORES, clip_t, l2
 from bpm_edit.spec import EditSpec
 from pipelines.config import EditConfig
-from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
+from pipelines.editing_models import (
+    EditingModel,
+    editing_model_info,
+    load_editing_pipeline,
+    metric_variant,
+    working_size,
+)
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 from pipelines.masks import as_mask_batch, to_latent_mask
 
@@ -269,7 +275,7 @@ def enhance(
 def default_metric_config(info: EditingModel, device: str) -> MetricConfig:
     """The metric an enhancement uses when none is given: the tiny models for the tiny
     editor (offline smoke runs), the real ones otherwise, on the editor's device."""
-    return MetricConfig(models="tiny" if info.name == "tiny" else "default", device=device)
+    return MetricConfig(models=metric_variant(info), device=device)
 
 
 # ------------------------------------------------------------------ comparison figure
@@ -365,16 +371,12 @@ def _mask_lines(result: EnhanceResult) -> list[str]:
 
 
 def working_size_image(image: Image.Image, resolution: int, multiple: int) -> Image.Image:
-    """`image` resized so the long side is about `resolution`, sides multiples of `multiple`."""
-    if resolution < multiple:
-        raise ValueError(f"resolution {resolution} is below the size multiple {multiple}")
-    scale = resolution / max(image.size)
-    width, height = (
-        max(multiple, int(round(side * scale / multiple)) * multiple) for side in image.size
-    )
-    if (width, height) == image.size:
+    """`image` resized to `editing_models.working_size` (long side about `resolution`,
+    sides multiples of `multiple`)."""
+    size = working_size(image.size, resolution, multiple)
+    if size == image.size:
         return image
-    return image.resize((width, height), Image.Resampling.LANCZOS)
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 class _TwoRoundEditor:
