@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bpm_edit.devices import resolve_device, resolve_dtype
-from bpm_edit.errors import WeightsError, WeightsNotFoundError
+from bpm_edit.errors import ConfigError, InputError, WeightsError, WeightsNotFoundError
 from bpm_edit.models.weights import WEIGHTS_DIR_ENV, offline_mode, weights_tag
 
 if TYPE_CHECKING:  # torch, diffusers and transformers load only when a model is built
@@ -57,6 +57,9 @@ SD_SCHEDULE = dict(
 #: 512 px the SD1.5-based editors were trained at. Beyond it the VAE's full-resolution
 #: activations alone pass 40 GB in float32 (`estimate_memory`).
 MAX_RESOLUTION = 4096
+#: Shortest side an input image may have, in pixels: below it there is nothing to edit
+#: (a 1x1 image would be upscaled to the working size and edited as noise).
+MIN_IMAGE_SIDE = 32
 
 
 def _dtype_keyword() -> str:
@@ -125,6 +128,22 @@ def working_size(size: tuple[int, int], resolution: int, multiple: int) -> tuple
     width, height = (max(multiple, int(round(side * scale / multiple)) * multiple)
                      for side in size)
     return width, height
+
+
+def check_image_size(size: tuple[int, int], where: str = "image ") -> None:
+    """Refuse an image of `size` = (width, height) with a side below `MIN_IMAGE_SIDE`."""
+    if min(size) < MIN_IMAGE_SIDE:
+        raise InputError(
+            f"{where}is {size[0]}x{size[1]}: both sides must be at least {MIN_IMAGE_SIDE} px "
+            "(it would be upscaled to the working size and edited as noise)")
+
+
+def check_resolution(info: EditingModel, resolution: int) -> None:
+    """Refuse a working size (long side `resolution`) above `MAX_RESOLUTION`."""
+    if resolution > MAX_RESOLUTION:
+        raise ConfigError(
+            f"--resolution {resolution} is above the largest working size, {MAX_RESOLUTION} "
+            f"px on the long side ({info.name} was made for {info.resolution} px)")
 
 
 def estimate_memory(info: EditingModel, size: tuple[int, int], element_bytes: int) -> int:

@@ -29,9 +29,6 @@ PACKAGES = (
 )
 #: The files one enhanced image writes into its folder.
 OUTPUT_FILES = ("round1.png", "round2.png", "mask.png", "comparison.png", "result.json")
-#: Shortest side an input image may have, in pixels: below it there is nothing to edit
-#: (a 1x1 image would be upscaled to the working size and edited as noise).
-MIN_IMAGE_SIDE = 32
 #: Memory of the process before any model: Python, torch and the libraries (~0.9 GB RSS).
 BASE_MEMORY = 1 << 30
 #: Parameters of the metric's models by variant: SAM ViT-H 641 M + Grounding DINO-T
@@ -71,17 +68,14 @@ def check_item(image: Path, instruction: Any, mask: str | None, where: str) -> d
     """Validate one input before any model is loaded; `where` prefixes messages. The
     dict has the image path, its (width, height) "size", the instruction and the mask."""
     from bpm_edit.images import load_image, load_mask
+    from pipelines.editing_models import check_image_size
 
     if not isinstance(instruction, str) or not instruction.strip():
         raise InputError(f"{where}instruction is empty: say what to edit")
     if not image.is_file():
         raise InputError(f"{where}image not found: {image}")
     picture = load_image(image, f"{where}image")
-    if min(picture.size) < MIN_IMAGE_SIDE:
-        raise InputError(
-            f"{where}image {image} is {picture.width}x{picture.height}: both sides must be at "
-            f"least {MIN_IMAGE_SIDE} px (it would be upscaled to the working size and edited "
-            "as noise)")
+    check_image_size(picture.size, f"{where}image {image} ")
     mask_path = None
     if mask is not None:
         mask_path = Path(mask)
@@ -138,19 +132,16 @@ def _same_file(first: Path, second: Path) -> bool:
 
 def check_limits(edit: EditConfig, metric: MetricConfig, sizes: Sequence[tuple[int, int]],
                  memory: Callable[[str], int | None] | None = None) -> None:
-    """Refuse a working size above `editing_models.MAX_RESOLUTION`, and a job whose
+    """Refuse a working size above `editing_models.MAX_RESOLUTION` (`check_resolution`)
+    and a job whose
     `estimate_job_memory` exceeds the memory of its device (`memory`: a function of
     the device, default `available_memory`), before any model loads. Where
     the memory cannot be read the check is skipped with a warning."""
-    from pipelines.editing_models import MAX_RESOLUTION, editing_model_info, working_size
+    from pipelines.editing_models import check_resolution, editing_model_info, working_size
 
     info = editing_model_info(edit.model)
     settings = edit.settings(info)
-    if settings["resolution"] > MAX_RESOLUTION:
-        raise ConfigError(
-            f"--resolution {settings['resolution']} is above the largest working size, "
-            f"{MAX_RESOLUTION} px on the long side ({info.name} was made for "
-            f"{info.resolution} px)")
+    check_resolution(info, settings["resolution"])
     largest = max((working_size(size, settings["resolution"], info.size_multiple)
                    for size in sizes), key=lambda s: s[0] * s[1])
     need = estimate_job_memory(edit, metric, largest)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bpm_edit.config import MetricConfig  # noqa: E402
 from bpm_edit.errors import InputError, run_command  # noqa: E402
 from pipelines.config import EditConfig  # noqa: E402
-from pipelines.run import MIN_IMAGE_SIDE  # noqa: E402
+from pipelines.editing_models import MIN_IMAGE_SIDE  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEFAULT_IMAGE = EXAMPLES / "chelsea.jpg"

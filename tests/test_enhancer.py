@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bpm_edit.errors import InputError
 from bpm_edit.figures import fit, mask_overlay
 from bpm_edit.images import ImageError
 from bpm_edit.metric import BPM
@@ -178,6 +179,8 @@ def test_enhance_input_errors(photo, editor, metric, tmp_path):
         run(tmp_path / "missing.png", "make the cat black", editor, metric)
     with pytest.raises(ImageError, match="mask is 3x3 but the image is 451x300"):
         run(photo, "make the cat black", editor, metric, mask=np.ones((3, 3)))
+    with pytest.raises(InputError, match="is 1x1: both sides must be at least 32 px"):
+        run(Image.new("RGB", (1, 1)), "make the cat black", editor, metric)
 
 
 # --------------------------------------------------------------------- the script
