@@ -132,11 +132,10 @@ def _same_file(first: Path, second: Path) -> bool:
 
 def check_limits(edit: EditConfig, metric: MetricConfig, sizes: Sequence[tuple[int, int]],
                  memory: Callable[[str], int | None] | None = None) -> None:
-    """Refuse a working size above `editing_models.MAX_RESOLUTION` (`check_resolution`)
-    and a job whose
-    `estimate_job_memory` exceeds the memory of its device (`memory`: a function of
-    the device, default `available_memory`), before any model loads. Where
-    the memory cannot be read the check is skipped with a warning."""
+    """Before any model loads, refuse a working size above `MAX_RESOLUTION`
+    (`editing_models.check_resolution`) and a job whose `estimate_job_memory` for the
+    largest of `sizes` exceeds its device's memory (`memory`: a function of the device,
+    default `available_memory`; None from it skips the check with a warning)."""
     from pipelines.editing_models import check_resolution, editing_model_info, working_size
 
     info = editing_model_info(edit.model)
