@@ -29,6 +29,8 @@ from pipelines.config import EditConfig
 
 #: The fields of `EnhanceResult.to_dict()` a result record keeps.
 RECORD_FIELDS = ("round1", "round2", "delta", "round2_status", "spec", "flags", "settings")
+#: The results file of a batch, in --out.
+RESULTS_FILE = "results.jsonl"
 #: The fields a job line may have.
 JOB_FIELDS = frozenset({"image", "instruction", "mask", "seed", "id"})
 
@@ -37,9 +39,16 @@ def run_enhance_batch(edit: EditConfig, metric: MetricConfig | None, batch: Path
                       progress: bool = True) -> int:
     """Enhance every item of the job file `batch` into `out`, skipping finished ones;
     returns the exit status (1 if an item failed this run, else 0)."""
+    from pipelines.editing_models import editing_model_info, metric_variant
+
     items = read_batch(batch)
-    results = JsonlStore(out / "results.jsonl", key="key", default=run.json_default)
-    editor, bpm, info = run.load_models(edit, metric)
+    check_batch_outputs(out, batch, items)
+    results = JsonlStore(out / RESULTS_FILE, key="key", default=run.json_default)
+    metric = metric or MetricConfig(models=metric_variant(editing_model_info(edit.model)),
+                                    device=edit.device)
+    run.check_limits(edit, metric, [item["size"] for item in items])
+    run.check_weights(edit, metric)
+    editor, bpm, info, _ = run.load_models(edit, metric)
     out.mkdir(parents=True, exist_ok=True)
     from tqdm.auto import tqdm
 
@@ -70,6 +79,20 @@ def run_enhance_batch(edit: EditConfig, metric: MetricConfig | None, batch: Path
         }])
     print(f"{len(results)} finished item(s) in {results.path}; {failures} failed this run")
     return 1 if failures else 0
+
+
+def check_batch_outputs(out: Path, batch: Path, items: list[dict[str, Any]]) -> None:
+    """Refuse, before any work, outputs that would overwrite an input: the job file or
+    an item's image or mask stored as `OUT/results.jsonl` or under `OUT/items/` (the
+    items' folders), and every case of `run.check_output_dir`."""
+    inputs = [batch, *(item["image"] for item in items),
+              *(item["mask"] for item in items if item["mask"] is not None)]
+    run.check_output_dir(out, inputs, [RESULTS_FILE])
+    folders = (out / "items").resolve()
+    for path in inputs:
+        if path.resolve().is_relative_to(folders):
+            raise InputError(f"input {path} is inside {out / 'items'}, where the batch writes "
+                             "its items' files; move it or choose another --out")
 
 
 def read_batch(path: Path) -> list[dict[str, Any]]:

@@ -28,18 +28,19 @@ import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
-
-import diffusers
-import torch
-from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
-from packaging.version import Version
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from typing import TYPE_CHECKING
 
 from bpm_edit.devices import resolve_device, resolve_dtype
-from bpm_edit.errors import WeightsError
-from bpm_edit.models.weights import weights_tag
-from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+from bpm_edit.errors import ConfigError, InputError, WeightsError, WeightsNotFoundError
+from bpm_edit.models.weights import WEIGHTS_DIR_ENV, offline_mode, weights_tag
+
+if TYPE_CHECKING:  # torch, diffusers and transformers load only when a model is built
+    import torch
+    from transformers import CLIPTextConfig, CLIPTokenizer
+
+    from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
 #: Stable Diffusion 1.x noise schedule, as in the IP2P repo's scheduler_config.json.
 SD_SCHEDULE = dict(
@@ -52,9 +53,22 @@ SD_SCHEDULE = dict(
 )
 
 
-#: `from_pretrained`'s dtype keyword: diffusers 0.42 renamed `torch_dtype` to `dtype`
-#: (the old name still works there, with a deprecation warning).
-_DTYPE_KEYWORD = "dtype" if Version(diffusers.__version__) >= Version("0.42.1") else "torch_dtype"
+#: Longest working-size side any editor accepts (`--resolution`), in pixels: 8x the
+#: 512 px the SD1.5-based editors were trained at. Beyond it the VAE's full-resolution
+#: activations alone pass 40 GB in float32 (`estimate_memory`).
+MAX_RESOLUTION = 4096
+#: Shortest side an input image may have, in pixels: below it there is nothing to edit
+#: (a 1x1 image would be upscaled to the working size and edited as noise).
+MIN_IMAGE_SIDE = 32
+
+
+def _dtype_keyword() -> str:
+    """`from_pretrained`'s dtype keyword: diffusers 0.42 renamed `torch_dtype` to `dtype`
+    (the old name still works there, with a deprecation warning)."""
+    from packaging.version import Version
+
+    return "dtype" if Version(metadata.version("diffusers")) >= Version("0.42.1") \
+        else "torch_dtype"
 
 
 class EditingModelError(WeightsError, ValueError):
@@ -99,6 +113,58 @@ EDITING_MODELS: dict[str, EditingModel] = {
 }
 
 
+#: Parameters and peak activation elements per working-size pixel of the editors, by
+#: registry name (others: the SD1.5 architecture). See `estimate_memory`.
+FOOTPRINTS = {"tiny": (2_119_445, 440)}
+SD15_FOOTPRINT = (1_067_000_000, 1_360)
+
+
+def working_size(size: tuple[int, int], resolution: int, multiple: int) -> tuple[int, int]:
+    """The (width, height) an image of `size` is edited at: aspect kept, the long side
+    about `resolution`, both sides multiples of `multiple` (at least one multiple)."""
+    if resolution < multiple:
+        raise ValueError(f"resolution {resolution} is below the size multiple {multiple}")
+    scale = resolution / max(size)
+    width, height = (max(multiple, int(round(side * scale / multiple)) * multiple)
+                     for side in size)
+    return width, height
+
+
+def check_image_size(size: tuple[int, int], where: str = "image ") -> None:
+    """Refuse an image of `size` = (width, height) with a side below `MIN_IMAGE_SIDE`."""
+    if min(size) < MIN_IMAGE_SIDE:
+        raise InputError(
+            f"{where}is {size[0]}x{size[1]}: both sides must be at least {MIN_IMAGE_SIDE} px "
+            "(it would be upscaled to the working size and edited as noise)")
+
+
+def check_resolution(info: EditingModel, resolution: int) -> None:
+    """Refuse a working size (long side `resolution`) above `MAX_RESOLUTION`."""
+    if resolution > MAX_RESOLUTION:
+        raise ConfigError(
+            f"--resolution {resolution} is above the largest working size, {MAX_RESOLUTION} "
+            f"px on the long side ({info.name} was made for {info.resolution} px)")
+
+
+def estimate_memory(info: EditingModel, size: tuple[int, int], element_bytes: int) -> int:
+    """Bytes an edit at working `size` = (width, height) needs, weights included, in a
+    precision of `element_bytes` (4: float32).
+
+    bytes = element_bytes * (parameters + pixels * elements_per_pixel). The activations
+    scale with the pixels: the peak is the VAE decoder at full resolution (about ten live
+    tensors of its first block's width: 32 channels tiny, 128 SD1.5) plus the UNet's
+    latents (batch 3 for the two guidances, 1/64 of the pixels for SD1.5), i.e.
+    elements_per_pixel = 10 * vae_channels + 15 * unet_channels / vae_factor**2. For
+    `tiny` that is 440, matching the measured 1.8 KB per pixel in float32 at 512 px
+    (peak RSS minus RSS before the call, one step, CPU); SD1.5 gives 1360 (5.4 KB per
+    pixel: 1.4 GB at 512x512). Attention is counted as linear in the pixels (PyTorch's
+    fused attention); an estimate, not a bound.
+    """
+    parameters, per_pixel = FOOTPRINTS.get(info.name, SD15_FOOTPRINT)
+    width, height = size
+    return element_bytes * (parameters + width * height * per_pixel)
+
+
 def editing_model_info(name_or_path: str) -> EditingModel:
     """Registry entry for a name; a directory or hub id gets the `ip2p` defaults."""
     if name_or_path in EDITING_MODELS:
@@ -116,44 +182,117 @@ def editing_model_info(name_or_path: str) -> EditingModel:
     )
 
 
+class EditorWeightsNotFoundError(EditingModelError, WeightsNotFoundError):
+    """An editor's weights are nowhere local and cannot be downloaded (offline)."""
+
+
+#: Built-in editors: seeded random weights, nothing to resolve.
+BUILT_IN = ("tiny", "random")
+
+
+def resolve_editor(name_or_path: str | os.PathLike) -> str | Path:
+    """Where `load_editing_pipeline(name_or_path)` takes its weights from, found without
+    loading anything: the name of a built-in model; a local pipeline directory (the one
+    given, or for a registry name or hub id `$BPM_EDIT_WEIGHTS/<repo-name>/`, a folder
+    named after the hub repo, e.g. `$BPM_EDIT_WEIGHTS/instruct-pix2pix/`, then the repo's
+    snapshot in the Hugging Face cache); else, online, the hub repo id (downloaded when
+    loaded). Offline and nowhere local: `EditorWeightsNotFoundError`; an unknown name or
+    a missing or malformed directory: `EditingModelError`."""
+    name = str(name_or_path)
+    if name in BUILT_IN:
+        return name
+    if name in EDITING_MODELS or (not Path(name).exists() and not _looks_like_path(name)
+                                  and re.fullmatch(r"[\w.-]+/[\w.-]+", name)):
+        repo_id = EDITING_MODELS[name].source if name in EDITING_MODELS else name
+        return _local_copy(repo_id) or _hub_repo(name, repo_id)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise EditingModelError(
+                f"{path} is not a diffusers pipeline directory: model_index.json is missing "
+                "(expected the hub layout: model_index.json, unet/, vae/, text_encoder/, "
+                "tokenizer/, scheduler/)"
+            )
+        return path
+    if path.exists():
+        raise EditingModelError(
+            f"{name} is a file; give a pipeline directory (model_index.json, unet/, vae/, ...)"
+        )
+    if _looks_like_path(name):
+        raise EditingModelError(f"editing model directory not found: {name}")
+    raise EditingModelError(
+        f"unknown editing model {name!r}; choose one of {sorted(EDITING_MODELS)} "
+        "or give a local directory laid out like the hub repo (model_index.json, unet/, ...)"
+    )
+
+
+def _local_copy(repo_id: str) -> Path | None:
+    """`$BPM_EDIT_WEIGHTS/<repo-name>/`, else the hub cache's snapshot, if complete."""
+    root = os.environ.get(WEIGHTS_DIR_ENV)
+    if root:
+        folder = Path(root).expanduser() / repo_id.split("/")[-1]
+        if (folder / "model_index.json").is_file():
+            return folder
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError):
+        return None
+    return folder if (folder / "model_index.json").is_file() else None
+
+
+def _hub_repo(name: str, repo_id: str) -> str:
+    if not offline_mode():
+        return repo_id
+    root = os.environ.get(WEIGHTS_DIR_ENV) or f"${WEIGHTS_DIR_ENV}"
+    folder = Path(root) / repo_id.split("/")[-1]
+    raise EditorWeightsNotFoundError(
+        f"weights for the editor {name!r} not found: hub repo {repo_id} is not in {folder}/ "
+        "(a folder named after the repo under $BPM_EDIT_WEIGHTS) nor in the Hugging Face "
+        "cache, and downloads are off (HF_HUB_OFFLINE=1). On a machine with internet run "
+        f"`hf download {repo_id} --local-dir DIR`, then copy DIR to {folder}/ or pass "
+        "--model DIR."
+    )
+
+
+def metric_variant(info: EditingModel) -> str:
+    """The metric weights an enhancement with this editor uses by default: the tiny
+    models for the tiny editor (offline smoke runs), the real ones otherwise."""
+    return "tiny" if info.name == "tiny" else "default"
+
+
 def load_editing_pipeline(
     name_or_path: str | os.PathLike,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | str | None = None,
     seed: int = 0,
 ) -> MaskGuidedInstructPix2PixPipeline:
-    """Build or load an editing pipeline on `device` in `dtype`.
+    """Build or load an editing pipeline on `device` in `dtype` (weights found by
+    `resolve_editor`).
 
     `dtype=None` (or "auto") means float16 on CUDA and float32 elsewhere. `seed` only
     affects the built-in `tiny` and `random` weights. Errors say what to do: an unknown
     name, a missing directory or weights not available offline are `EditingModelError`s,
     a device or dtype unusable here (CUDA without a GPU) a `bpm_edit.devices.DeviceError`.
     """
+    import torch
+
     device = resolve_device(device)
     on_cuda = device.type == "cuda"
     torch_dtype = resolve_dtype(dtype, default=torch.float16 if on_cuda else torch.float32)
-    name = str(name_or_path)
-    if name == "tiny":
+    source = resolve_editor(name_or_path)
+    if source == "tiny":
         pipe = build_tiny_pipeline(seed)
-    elif name == "random":
+    elif source == "random":
         pipe = build_random_pipeline(seed)
-    elif name in EDITING_MODELS:
-        pipe = _from_hub(EDITING_MODELS[name].source, torch_dtype)
-    elif Path(name).is_dir():
-        pipe = _from_directory(Path(name), torch_dtype)
-    elif Path(name).exists():
-        raise EditingModelError(
-            f"{name} is a file; give a pipeline directory (model_index.json, unet/, vae/, ...)"
-        )
-    elif _looks_like_path(name):
-        raise EditingModelError(f"editing model directory not found: {name}")
-    elif re.fullmatch(r"[\w.-]+/[\w.-]+", name):
-        pipe = _from_hub(name, torch_dtype)
+    elif isinstance(source, Path):
+        pipe = _from_directory(source, torch_dtype)
+        if source != Path(str(name_or_path)).expanduser():  # a registry name or hub id
+            pipe = _with_default_scheduler(pipe)
     else:
-        raise EditingModelError(
-            f"unknown editing model {name!r}; choose one of {sorted(EDITING_MODELS)} "
-            "or give a local directory laid out like the hub repo (model_index.json, unet/, ...)"
-        )
+        pipe = _with_default_scheduler(_download(source, torch_dtype))
     if pipe.unet.dtype != torch_dtype:
         pipe = pipe.to(dtype=torch_dtype)
     pipe = pipe.to(device)
@@ -163,21 +302,16 @@ def load_editing_pipeline(
 
 def editor_weights_tag(name_or_path: str | os.PathLike) -> str:
     """Which weights `load_editing_pipeline(name_or_path)` loads, for result keys: the
-    seed of a built-in model, else `weights_tag` of the local directory or of the hub
-    snapshot in the local cache (the repo id alone when it is not cached yet)."""
-    name = str(name_or_path)
-    if name in ("tiny", "random"):
-        return f"{name}: built in code, seed 0"
-    if Path(name).is_dir():
-        return weights_tag(name)
-    repo_id = EDITING_MODELS[name].source if name in EDITING_MODELS else name
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
+    seed of a built-in model, else `weights_tag` of the local directory `resolve_editor`
+    finds (the repo id alone when it is not local yet)."""
     try:
-        return weights_tag(snapshot_download(repo_id, local_files_only=True))
-    except (LocalEntryNotFoundError, OSError):  # not cached: nothing to tag but the id
-        return f"hub:{repo_id}"
+        source = resolve_editor(name_or_path)
+    except EditorWeightsNotFoundError:
+        source = EDITING_MODELS[str(name_or_path)].source \
+            if str(name_or_path) in EDITING_MODELS else str(name_or_path)
+    if source in BUILT_IN:
+        return f"{source}: built in code, seed 0"
+    return weights_tag(source) if isinstance(source, Path) else f"hub:{source}"
 
 
 def _looks_like_path(name: str) -> bool:
@@ -185,43 +319,29 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
-def _from_hub(repo_id: str, dtype: torch.dtype) -> MaskGuidedInstructPix2PixPipeline:
-    """Load from the local HF cache first, then (unless offline) from the hub."""
-    options = {_DTYPE_KEYWORD: dtype, "safety_checker": None, "requires_safety_checker": False}
+def _download(repo_id: str, dtype: torch.dtype) -> MaskGuidedInstructPix2PixPipeline:
+    """Load from the hub, downloading into its cache (`resolve_editor` found no copy)."""
+    from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+
+    options = {_dtype_keyword(): dtype, "safety_checker": None, "requires_safety_checker": False}
     try:
-        pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(
-            repo_id, local_files_only=True, **options
-        )
-    except OSError as cached_error:
-        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-            raise _weights_missing(repo_id, "HF_HUB_OFFLINE is set") from cached_error
-        try:
-            pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(repo_id, **options)
-        except OSError as hub_error:
-            lines = str(hub_error).strip().splitlines() or [type(hub_error).__name__]
-            raise _weights_missing(repo_id, f"download failed: {lines[0]}") from hub_error
-    return _with_default_scheduler(pipe)
-
-
-def _weights_missing(repo_id: str, reason: str) -> EditingModelError:
-    return EditingModelError(
-        f"the weights of {repo_id!r} are not in the local Hugging Face cache and cannot be "
-        f"downloaded ({reason}). On a machine with internet run "
-        f"`hf download {repo_id} --local-dir DIR`, copy DIR here and pass it instead of the "
-        "name (--model DIR), or point HF_HOME at a cache that holds the repo."
-    )
+        return MaskGuidedInstructPix2PixPipeline.from_pretrained(repo_id, **options)
+    except OSError as hub_error:
+        lines = str(hub_error).strip().splitlines() or [type(hub_error).__name__]
+        raise EditorWeightsNotFoundError(
+            f"the weights of {repo_id!r} are not local and the download failed ({lines[0]}). "
+            f"On a machine with internet run `hf download {repo_id} --local-dir DIR`, copy "
+            f"DIR here and pass --model DIR (or put it at $BPM_EDIT_WEIGHTS/"
+            f"{repo_id.split('/')[-1]}/)."
+        ) from hub_error
 
 
 def _from_directory(path: Path, dtype: torch.dtype) -> MaskGuidedInstructPix2PixPipeline:
-    if not (path / "model_index.json").is_file():
-        raise EditingModelError(
-            f"{path} is not a diffusers pipeline directory: model_index.json is missing "
-            "(expected the hub layout: model_index.json, unet/, vae/, text_encoder/, "
-            "tokenizer/, scheduler/)"
-        )
+    from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+
     try:
         pipe = MaskGuidedInstructPix2PixPipeline.from_pretrained(
-            path, **{_DTYPE_KEYWORD: dtype}, safety_checker=None, requires_safety_checker=False
+            path, **{_dtype_keyword(): dtype}, safety_checker=None, requires_safety_checker=False
         )
     except (OSError, ValueError) as err:
         raise EditingModelError(f"cannot load the pipeline in {path}: {err}") from err
@@ -231,6 +351,8 @@ def _from_directory(path: Path, dtype: torch.dtype) -> MaskGuidedInstructPix2Pix
 def _with_default_scheduler(
     pipe: MaskGuidedInstructPix2PixPipeline,
 ) -> MaskGuidedInstructPix2PixPipeline:
+    from diffusers import EulerAncestralDiscreteScheduler
+
     pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
     return pipe
 
@@ -246,6 +368,10 @@ def build_tiny_pipeline(seed: int = 0) -> MaskGuidedInstructPix2PixPipeline:
     latents); a 2-layer CLIP text encoder and a byte-level CLIP tokenizer with a
     hand-written vocabulary. Same seed, same weights.
     """
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
     tokenizer = _byte_level_tokenizer(merges=_TINY_MERGES)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -281,6 +407,10 @@ def build_random_pipeline(seed: int = 0) -> MaskGuidedInstructPix2PixPipeline:
     ViT-L/14 text encoder 123 M) and the tokenizer is CLIP's real BPE vocabulary (taken
     from open_clip's bundled merges), so timings and memory match the real models.
     """
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
     tokenizer = _byte_level_tokenizer(merges=_clip_merges())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -322,6 +452,10 @@ def build_random_pipeline(seed: int = 0) -> MaskGuidedInstructPix2PixPipeline:
 
 
 def _assemble(unet, vae, text_encoder, tokenizer) -> MaskGuidedInstructPix2PixPipeline:
+    from diffusers import EulerAncestralDiscreteScheduler
+
+    from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
+
     pipe = MaskGuidedInstructPix2PixPipeline(
         vae=vae.eval(),
         text_encoder=text_encoder.eval(),
@@ -339,6 +473,8 @@ def _assemble(unet, vae, text_encoder, tokenizer) -> MaskGuidedInstructPix2PixPi
 def _text_config(
     tokenizer: CLIPTokenizer, *, hidden_size: int, layers: int, heads: int, intermediate: int
 ) -> CLIPTextConfig:
+    from transformers import CLIPTextConfig
+
     return CLIPTextConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
@@ -385,6 +521,8 @@ def _clip_merges() -> list[tuple[str, str]]:
 
 def _byte_level_tokenizer(merges: list[tuple[str, str]]) -> CLIPTokenizer:
     """A CLIPTokenizer whose vocabulary is built the way CLIP builds its own."""
+    from transformers import CLIPTokenizer
+
     alphabet = _byte_alphabet()
     tokens = [*alphabet, *(char + "</w>" for char in alphabet), *("".join(m) for m in merges)]
     tokens += ["<|startoftext|>", "<|endoftext|>"]

@@ -46,7 +46,15 @@ from bpm_edit.metric import BPM
 from bpm_edit.scores import SCORES, clip_t, l2
 from bpm_edit.spec import EditSpec
 from pipelines.config import EditConfig
-from pipelines.editing_models import EditingModel, editing_model_info, load_editing_pipeline
+from pipelines.editing_models import (
+    EditingModel,
+    check_image_size,
+    check_resolution,
+    editing_model_info,
+    load_editing_pipeline,
+    metric_variant,
+    working_size,
+)
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 from pipelines.masks import as_mask_batch, to_latent_mask
 
@@ -152,6 +160,9 @@ def enhance(
     once and handed to round 2 at that size; the pipeline max-pools it to the latent grid
     (`pipelines.masks`), its only resize, so thin objects keep their guidance.
     `config.mask` options go to round 2 (see `MaskGuidedInstructPix2PixPipeline`).
+    Both sides of `image` must be at least `editing_models.MIN_IMAGE_SIDE` px and the
+    resolution at most `MAX_RESOLUTION`. `timings` has the seconds of each step done here
+    (loading only when this call loaded the editor or built the metric's models).
     """
     config = config or EditConfig()
     timings: dict[str, float] = {}
@@ -159,6 +170,7 @@ def enhance(
         raise InputError("instruction is empty: say what to edit, e.g. 'make the cat black'")
     instruction = instruction.strip()
     original = load_image(image, "image")
+    check_image_size(original.size)
     given_mask = load_mask(mask, original.size, "mask")
     started = time.perf_counter()
     info = model_info or editing_model_info(config.model)
@@ -170,7 +182,7 @@ def enhance(
         model_id = info.source
     if pipe is None:
         pipe = load_editing_pipeline(config.model, device=config.device, dtype=config.dtype)
-    timings["load_editor"] = time.perf_counter() - started
+        timings["load_editor"] = time.perf_counter() - started
     pipe.set_progress_bar_config(disable=not progress, leave=False)
     settings = {
         **config.settings(info),
@@ -181,9 +193,11 @@ def enhance(
     if not isinstance(metric, BPM):
         metric = BPM(metric or default_metric_config(info, config.device))
     settings["metric"] = metric.settings()
-    started = time.perf_counter()
+    built = metric.build_seconds
     _ = metric.models  # build the metric's models now, so missing weights fail before any edit
-    timings["load_metric"] = time.perf_counter() - started
+    if metric.build_seconds != built:  # built here (a caller that built them reports it)
+        timings["load_metric"] = metric.build_seconds
+    check_resolution(info, settings["resolution"])
     working = working_size_image(original, settings["resolution"], info.size_multiple)
     spec = metric.parse(instruction)  # before any edit: a parser failure costs nothing
 
@@ -269,7 +283,7 @@ def enhance(
 def default_metric_config(info: EditingModel, device: str) -> MetricConfig:
     """The metric an enhancement uses when none is given: the tiny models for the tiny
     editor (offline smoke runs), the real ones otherwise, on the editor's device."""
-    return MetricConfig(models="tiny" if info.name == "tiny" else "default", device=device)
+    return MetricConfig(models=metric_variant(info), device=device)
 
 
 # ------------------------------------------------------------------ comparison figure
@@ -365,16 +379,12 @@ def _mask_lines(result: EnhanceResult) -> list[str]:
 
 
 def working_size_image(image: Image.Image, resolution: int, multiple: int) -> Image.Image:
-    """`image` resized so the long side is about `resolution`, sides multiples of `multiple`."""
-    if resolution < multiple:
-        raise ValueError(f"resolution {resolution} is below the size multiple {multiple}")
-    scale = resolution / max(image.size)
-    width, height = (
-        max(multiple, int(round(side * scale / multiple)) * multiple) for side in image.size
-    )
-    if (width, height) == image.size:
+    """`image` resized to `editing_models.working_size` (long side about `resolution`,
+    sides multiples of `multiple`)."""
+    size = working_size(image.size, resolution, multiple)
+    if size == image.size:
         return image
-    return image.resize((width, height), Image.Resampling.LANCZOS)
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 class _TwoRoundEditor:

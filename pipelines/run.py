@@ -1,21 +1,25 @@
-"""One enhance run: inputs checked before anything loads, the editing pipeline and the
-BPM metric built once, an item enhanced, its files written.
+"""One enhance run: inputs, outputs, limits and weights checked before anything loads,
+the editing pipeline and the BPM metric built once, an item enhanced, its files written.
 
 Settings come as an `EditConfig` (the editor) and a `MetricConfig` (the metric); the
-batch runner (`pipelines.batch`) reuses every step here for each of its items.
+batch runner (`pipelines.batch`) reuses every step here for each of its items. The
+checks (`check_item`, `check_output_dir`, `check_limits`, `check_weights`) import
+neither torch nor diffusers, so a bad input costs a fraction of a second.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import sys
+import time
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bpm_edit.config import MetricConfig
-from bpm_edit.errors import InputError
+from bpm_edit.errors import ConfigError, InputError, WeightsNotFoundError
 from pipelines.config import EditConfig
 
 #: The packages whose versions each result.json records.
@@ -23,6 +27,13 @@ PACKAGES = (
     "bpm-edit", "torch", "diffusers", "transformers", "open_clip_torch", "segment-anything",
     "numpy", "pillow",
 )
+#: The files one enhanced image writes into its folder.
+OUTPUT_FILES = ("round1.png", "round2.png", "mask.png", "comparison.png", "result.json")
+#: Memory of the process before any model: Python, torch and the libraries (~0.9 GB RSS).
+BASE_MEMORY = 1 << 30
+#: Parameters of the metric's models by variant: SAM ViT-H 641 M + Grounding DINO-T
+#: 172 M + CLIP ViT-L/14 428 M for the real and random ones (`estimate_job_memory`).
+METRIC_PARAMETERS = {"default": 1_241_000_000, "random": 1_241_000_000, "tiny": 3_000_000}
 
 
 def run_enhance_single(
@@ -36,9 +47,17 @@ def run_enhance_single(
 ) -> int:
     """Enhance one image, write its files into `out` and print the summary; returns the
     exit status (0). `metric` None: `enhancer.default_metric_config` for the editor."""
+    from pipelines.editing_models import editing_model_info, metric_variant
+
     inputs = check_item(image, instruction, mask, where="")
-    editor, bpm, info = load_models(edit, metric)
+    check_output_dir(out, [p for p in (inputs["image"], inputs["mask"]) if p], OUTPUT_FILES)
+    metric = metric or MetricConfig(models=metric_variant(editing_model_info(edit.model)),
+                                    device=edit.device)
+    check_limits(edit, metric, [inputs["size"]])
+    check_weights(edit, metric)
+    editor, bpm, info, timings = load_models(edit, metric)
     result = enhance_item(edit, editor, bpm, info, inputs, progress=progress)
+    result.timings = {**timings, **result.timings}
     files = write_outputs(result, out, inputs, edit)
     print(format_summary(result.to_dict()))
     print(f"wrote {', '.join(sorted(files))} to {out}")
@@ -46,35 +65,167 @@ def run_enhance_single(
 
 
 def check_item(image: Path, instruction: Any, mask: str | None, where: str) -> dict[str, Any]:
-    """Validate one input before any model is loaded; `where` prefixes messages."""
+    """Validate one input before any model is loaded; `where` prefixes messages. The
+    dict has the image path, its (width, height) "size", the instruction and the mask."""
     from bpm_edit.images import load_image, load_mask
+    from pipelines.editing_models import check_image_size
 
     if not isinstance(instruction, str) or not instruction.strip():
         raise InputError(f"{where}instruction is empty: say what to edit")
     if not image.is_file():
         raise InputError(f"{where}image not found: {image}")
     picture = load_image(image, f"{where}image")
+    check_image_size(picture.size, f"{where}image {image} ")
     mask_path = None
     if mask is not None:
         mask_path = Path(mask)
         if not mask_path.is_file():
             raise InputError(f"{where}mask not found: {mask_path}")
         load_mask(mask_path, picture.size, f"{where}mask {mask_path}")
-    return {"image": image, "instruction": instruction.strip(), "mask": mask_path}
+    return {"image": image, "instruction": instruction.strip(), "mask": mask_path,
+            "size": picture.size}
+
+
+def check_output_dir(out: Path, inputs: Sequence[Path], names: Sequence[str]) -> None:
+    """Refuse, before any work, an output folder `out` that would overwrite an input
+    (one of `inputs` is `out/NAME` for a NAME this command writes), that is not a
+    folder, or where nothing can be written. (The rule of `bpm_edit.outputs`' shared
+    check, for enhance's own result folder.)"""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder: give a folder for the results")
+    for name in names:
+        if (out / name).is_dir():
+            raise InputError(f"--out {out}: {out / name} is a folder where enhance writes a "
+                             "file; remove it or choose another --out")
+    for path in inputs:
+        for name in names:
+            if _same_file(path, out / name):
+                raise InputError(
+                    f"input {path} is also an output: enhance writes {name} into --out {out}; "
+                    "move the input or choose another --out")
+    check_writable(out)
+
+
+def check_writable(out: Path) -> None:
+    """Refuse a folder `out` (existing or to be made) where no file can be created: a
+    file is created and removed in it, or in its nearest existing parent."""
+    place = out
+    while not place.exists():
+        if place.parent == place:
+            break
+        place = place.parent
+    if not place.is_dir():
+        raise InputError(f"--out {out}: {place} is a file, so the folder cannot be made")
+    probe = place / f".enhance-probe.{os.getpid()}"
+    try:
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as err:
+        raise InputError(f"--out {out}: cannot write in {place} ({err.strerror})") from err
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if not second.exists():
+        return False
+    return first.resolve() == second.resolve() or os.path.samefile(first, second)
+
+
+def check_limits(edit: EditConfig, metric: MetricConfig, sizes: Sequence[tuple[int, int]],
+                 memory: Callable[[str], int | None] | None = None) -> None:
+    """Before any model loads, refuse a working size above `MAX_RESOLUTION`
+    (`editing_models.check_resolution`) and a job whose `estimate_job_memory` for the
+    largest of `sizes` exceeds its device's memory (`memory`: a function of the device,
+    default `available_memory`; None from it skips the check with a warning)."""
+    from pipelines.editing_models import check_resolution, editing_model_info, working_size
+
+    info = editing_model_info(edit.model)
+    settings = edit.settings(info)
+    check_resolution(info, settings["resolution"])
+    largest = max((working_size(size, settings["resolution"], info.size_multiple)
+                   for size in sizes), key=lambda s: s[0] * s[1])
+    need = estimate_job_memory(edit, metric, largest)
+    have = (memory or available_memory)(edit.device)
+    if have is None:
+        print(f"warning: memory check skipped (cannot read the memory of {edit.device}); "
+              f"the edit needs about {need / 1e9:.1f} GB", file=sys.stderr)
+    elif need > have:
+        raise ConfigError(
+            f"the edit needs about {need / 1e9:.1f} GB ({info.name} at "
+            f"{largest[0]}x{largest[1]} px with the {metric.models} metric) but "
+            f"{edit.device} has {have / 1e9:.1f} GB: lower --resolution (default "
+            f"{info.resolution})")
+
+
+def estimate_job_memory(edit: EditConfig, metric: MetricConfig, size: tuple[int, int]) -> int:
+    """Bytes one enhance job needs: `BASE_MEMORY`, the editor at working `size`
+    (`editing_models.estimate_memory`) and the metric's weights (`METRIC_PARAMETERS`;
+    its activations work at fixed sizes: SAM 1024 px, the detector 800 px)."""
+    from pipelines.editing_models import editing_model_info, estimate_memory
+
+    on_cuda = edit.device.startswith("cuda")
+    editor_bytes = 2 if edit.dtype in ("float16", "bfloat16") or (
+        edit.dtype is None and on_cuda) else 4
+    metric_bytes = 2 if metric.dtype in ("float16", "bfloat16") else 4
+    return (BASE_MEMORY + estimate_memory(editing_model_info(edit.model), size, editor_bytes)
+            + METRIC_PARAMETERS[metric.models] * metric_bytes)
+
+
+def available_memory(device: str) -> int | None:
+    """Memory of `device` in bytes: the machine's RAM for "cpu" (Linux: sysconf), the
+    GPU's for "cuda[:N]"; None where it cannot be read (then the check is skipped)."""
+    if device == "cpu":
+        try:
+            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+    if device.startswith("cuda"):
+        import torch
+
+        from bpm_edit.devices import resolve_device
+
+        index = resolve_device(device).index or 0  # a DeviceError without a GPU
+        return torch.cuda.get_device_properties(index).total_memory
+    return None
+
+
+def check_weights(edit: EditConfig, metric: MetricConfig) -> None:
+    """Resolve every weight the job needs (the editor's, `editing_models.resolve_editor`,
+    and the metric's, `MetricConfig.resolved_weights`) before anything loads; all the
+    missing ones are reported in one `WeightsNotFoundError`."""
+    from pipelines.editing_models import resolve_editor
+
+    missing = []
+    try:
+        resolve_editor(edit.model)
+    except WeightsNotFoundError as err:
+        missing.append(str(err))
+    try:
+        _ = metric.resolved_weights
+    except WeightsNotFoundError as err:
+        missing.extend(str(err).splitlines())
+    if missing:
+        lines = "\n".join(f"  - {line}" for line in missing)
+        raise WeightsNotFoundError(
+            f"{len(missing)} model(s) of this job have no weights here; nothing was loaded:\n"
+            f"{lines}\nTo try the job offline without weights, use the small random-weight "
+            "models built in code: --model tiny (its metric is tiny too).")
 
 
 def load_models(edit: EditConfig, metric: MetricConfig | None):
-    """The editing pipeline, the BPM metric and the editor's registry entry, each built
-    once (fail fast: missing weights are reported before any edit)."""
+    """The editing pipeline, the BPM metric, the editor's registry entry and the seconds
+    each load took ("load_editor", "load_metric"), each built once."""
     from bpm_edit.metric import BPM
     from pipelines.editing_models import editing_model_info, load_editing_pipeline
     from pipelines.enhancer import default_metric_config
 
     info = editing_model_info(edit.model)
     bpm = BPM(metric or default_metric_config(info, edit.device))
+    started = time.perf_counter()
     editor = load_editing_pipeline(edit.model, device=edit.device, dtype=edit.dtype)
+    timings = {"load_editor": time.perf_counter() - started}
     _ = bpm.models
-    return editor, bpm, info
+    timings["load_metric"] = bpm.build_seconds
+    return editor, bpm, info, timings
 
 
 def enhance_item(edit: EditConfig, editor, bpm, info, inputs: dict[str, Any],

@@ -30,39 +30,51 @@ from bpm_edit.devices import FLOAT_DTYPES  # noqa: E402
 from bpm_edit.errors import run_command  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     defaults = BenchmarkConfig()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", choices=("random", "tiny"), default=defaults.models)
+    parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--models", choices=("random", "tiny"), default=defaults.models,
+                        help="weights of every model: full-size random (real cost) or tiny "
+                             "(default %(default)s)")
     parser.add_argument("--device", default=defaults.device, help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--dtype", choices=FLOAT_DTYPES,
-                        default=defaults.dtype)
-    parser.add_argument("--pairs", type=int, default=defaults.pairs)
-    parser.add_argument("--edits-per-original", type=int, default=defaults.edits_per_original)
+    parser.add_argument("--dtype", choices=FLOAT_DTYPES, default=defaults.dtype,
+                        help="inference precision of every model (default %(default)s)")
+    parser.add_argument("--pairs", type=int, default=defaults.pairs,
+                        help="originals scored (default %(default)s)")
+    parser.add_argument("--edits-per-original", type=int, default=defaults.edits_per_original,
+                        help="edited images per original, as from several editing models "
+                             "(default %(default)s)")
     parser.add_argument("--warmup", type=int, default=defaults.warmup,
                         help="warm-up pairs (and 1-step edits) before measuring")
     parser.add_argument("--image-size", type=int, default=defaults.image_size,
                         help="side of the scored images")
     parser.add_argument("--resolution", type=int, default=defaults.resolution,
                         help="editing working size (long side)")
-    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--steps", type=int, default=defaults.steps,
+                        help="denoising steps of the timed enhancement (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
                         help="pairs per BPM.score_many batch")
     parser.add_argument("--sam-batch-size", type=int, default=defaults.sam_batch_size,
                         help="images per SAM encoder forward in ours (more pays on a GPU)")
     parser.add_argument("--sam-model", choices=("vit_h", "vit_l", "vit_b"),
-                        default=defaults.sam_model)
+                        default=defaults.sam_model, help="SAM size (default %(default)s)")
     parser.add_argument("--fast-sam-dtype", choices=("bfloat16", "float16", "none"),
                         default=defaults.fast_sam_dtype,
                         help="SAM autocast dtype of the fast-options run ('none': unchanged)")
     parser.add_argument("--fast-detection-edge", type=int, default=512,
                         help="detector shortest edge of the fast-options run (0: unchanged)")
-    parser.add_argument("--skip-bpm", action="store_true")
-    parser.add_argument("--skip-enhance", action="store_true")
+    parser.add_argument("--skip-bpm", action="store_true",
+                        help="do not time BPM scoring (naive vs ours)")
+    parser.add_argument("--skip-enhance", action="store_true",
+                        help="do not time the two-round enhancement")
     parser.add_argument("--quick", action="store_true",
                         help="CI mode: tiny models, 2 small pairs, a 2-step tiny edit")
     parser.add_argument("--json", type=Path, help="write the report here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return run_command("benchmark.py", lambda: run(args))
 
 

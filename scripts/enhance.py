@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bpm_edit.config import MetricConfig  # noqa: E402
 from bpm_edit.errors import InputError, run_command  # noqa: E402
 from pipelines.config import EditConfig  # noqa: E402
+from pipelines.editing_models import MIN_IMAGE_SIDE  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEFAULT_IMAGE = EXAMPLES / "chelsea.jpg"
@@ -48,11 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Edit an image twice: plainly, then with BPM region-masked text guidance, "
         "and score both rounds.",
     )
-    parser.add_argument("--image", help=f"input image (default: {DEFAULT_IMAGE.name} example)")
+    parser.add_argument("--image", help=f"input image, both sides >= {MIN_IMAGE_SIDE} px "
+                        f"(default: the {DEFAULT_IMAGE.name} example)")
     parser.add_argument("--instruction", help="edit instruction (default: the example's)")
     parser.add_argument("--mask", help="known edit mask for the image (skips localization)")
     parser.add_argument("--batch", help="JSONL file, one {image, instruction} object per line")
-    parser.add_argument("--out", default="enhance-output", help="output folder")
+    parser.add_argument("--out", default="enhance-output",
+                        help="output folder (default %(default)s/, created; an input inside it "
+                             "that enhance would write over is refused)")
     parser.add_argument(
         "--threads",
         type=int,
@@ -73,27 +77,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
+    """Check every setting, input, output, limit and weight, then import torch and run."""
     from pipelines.batch import run_enhance_batch
-    from pipelines.editing_models import editing_model_info
-    from pipelines.enhancer import default_metric_config
+    from pipelines.editing_models import editing_model_info, metric_variant
     from pipelines.run import run_enhance_single
 
-    edit = EditConfig.from_args(args)  # every setting checked before anything loads
-    models = args.metric_models or default_metric_config(
-        editing_model_info(edit.model), edit.device).models
+    edit = EditConfig.from_args(args)
+    models = args.metric_models or metric_variant(editing_model_info(edit.model))
     metric = MetricConfig.from_args(args, models=models, device=edit.device)
     threads = args.threads if args.threads is not None else (1 if args.model == "tiny" else None)
-    if threads is not None:
-        if threads < 1:
-            raise InputError(f"--threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be >= 1, got {threads}")
     out = Path(args.out)
+    if args.batch and (args.image or args.instruction or args.mask):
+        raise InputError("--batch takes images and instructions from the file; "
+                         "drop --image/--instruction/--mask")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     if args.batch:
-        if args.image or args.instruction or args.mask:
-            raise InputError("--batch takes images and instructions from the file; "
-                             "drop --image/--instruction/--mask")
         return run_enhance_batch(edit, metric, Path(args.batch), out, progress=not args.quiet)
     image = Path(args.image) if args.image else DEFAULT_IMAGE
     instruction = args.instruction if args.instruction is not None else DEFAULT_INSTRUCTION

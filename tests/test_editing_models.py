@@ -18,7 +18,11 @@ from pipelines.editing_models import (
     _clip_merges,
     build_tiny_pipeline,
     editing_model_info,
+    editor_weights_tag,
+    estimate_memory,
     load_editing_pipeline,
+    resolve_editor,
+    working_size,
 )
 from pipelines.mask_guided_ip2p import MaskGuidedInstructPix2PixPipeline
 
@@ -119,3 +123,31 @@ def test_dtype_names():
     assert resolve_dtype("bf16") == torch.bfloat16
     with pytest.raises(DeviceError, match="unknown dtype 'float8'"):
         resolve_dtype("float8")
+
+
+def test_ip2p_honours_bpm_edit_weights_a_folder_named_after_the_hub_repo(tmp_path, monkeypatch):
+    """Regression: the editors ignored $BPM_EDIT_WEIGHTS, which every other weight honours."""
+    tiny = load_editing_pipeline("tiny")
+    folder = tmp_path / "instruct-pix2pix"  # timbrooks/instruct-pix2pix
+    StableDiffusionInstructPix2PixPipeline(
+        **tiny.components, requires_safety_checker=False).save_pretrained(folder)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("BPM_EDIT_WEIGHTS", str(tmp_path))
+    assert resolve_editor("ip2p") == folder
+    assert editor_weights_tag("ip2p").startswith(f"{folder.resolve()}/:")
+    loaded = load_editing_pipeline("ip2p")
+    assert isinstance(loaded.scheduler, EulerAncestralDiscreteScheduler)
+    assert np.array_equal(edit(loaded), edit(tiny))
+    monkeypatch.setenv("BPM_EDIT_WEIGHTS", str(tmp_path / "empty"))
+    with pytest.raises(EditingModelError, match=r"not in .*empty/instruct-pix2pix/"):
+        resolve_editor("ip2p")
+
+
+def test_memory_estimate_scales_with_the_pixels_and_the_architecture():
+    tiny, sd = EDITING_MODELS["tiny"], EDITING_MODELS["ip2p"]
+    assert working_size((451, 300), 512, 64) == (512, 320)
+    small, large = estimate_memory(sd, (512, 512), 4), estimate_memory(sd, (1024, 1024), 4)
+    assert 5e9 < small < 7e9  # 4.3 GB of float32 weights + 1.4 GB of activations
+    assert large - small == 3 * (small - estimate_memory(sd, (0, 0), 4))
+    assert estimate_memory(sd, (512, 512), 2) * 2 == small
+    assert estimate_memory(tiny, (512, 512), 4) < 0.5e9  # measured: 0.46 GB over the base

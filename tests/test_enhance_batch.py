@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from bpm_edit.config import MetricConfig
-from bpm_edit.errors import InputError
+from bpm_edit.errors import ConfigError, InputError
 from bpm_edit.store import StoreError
 from pipelines import batch, run
 from pipelines.config import EditConfig
@@ -223,3 +223,18 @@ def test_item_key_follows_the_metric_weights_and_the_editor_directory(jobs, tmp_
     first = batch.item_key(red, other, info, plain.key(), "f32")
     (editor_dir / "model_index.json").write_text('{"changed": 1}')
     assert batch.item_key(red, other, info, plain.key(), "f32") != first
+
+
+def test_a_job_beyond_the_machine_is_refused_with_the_figure_before_loading(capsys):
+    """Regression: --resolution 100000 ran out of memory after minutes."""
+    metric = MetricConfig(models="random")
+    big = EditConfig(model="random", resolution=4096)
+    with pytest.raises(ConfigError, match=r"needs about 7\d\.\d GB .* cpu has 16\.0 GB"):
+        run.check_limits(big, metric, [(451, 300)], memory=lambda device: 16 * 10**9)
+    run.check_limits(EditConfig(model="random"), metric, [(451, 300)],
+                     memory=lambda device: 16 * 10**9)
+    run.check_limits(big, metric, [(451, 300)], memory=lambda device: None)
+    assert "memory check skipped" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="above the largest working size, 4096 px"):
+        run.check_limits(EditConfig(model="tiny", resolution=4097), metric, [(451, 300)])
+    assert run.available_memory("cpu") > 10**8

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bpm_edit.errors import InputError
 from bpm_edit.figures import fit, mask_overlay
 from bpm_edit.images import ImageError
 from bpm_edit.metric import BPM
@@ -178,6 +179,8 @@ def test_enhance_input_errors(photo, editor, metric, tmp_path):
         run(tmp_path / "missing.png", "make the cat black", editor, metric)
     with pytest.raises(ImageError, match="mask is 3x3 but the image is 451x300"):
         run(photo, "make the cat black", editor, metric, mask=np.ones((3, 3)))
+    with pytest.raises(InputError, match="is 1x1: both sides must be at least 32 px"):
+        run(Image.new("RGB", (1, 1)), "make the cat black", editor, metric)
 
 
 # --------------------------------------------------------------------- the script
@@ -205,6 +208,10 @@ def test_script_with_tiny_model_writes_every_file(script, tmp_path, capsys):
     assert record["files"] == OUTPUT_FILES
     assert Image.open(out / "mask.png").size == (64, 40)
     assert "round 2: ran" in capsys.readouterr().out
+    # Regression: the models were loaded before enhance() and reported as 0.0 s.
+    timings = record["timings"]
+    assert timings["load_editor"] >= 0.01 and timings["load_metric"] >= 0.01
+    assert set(timings) >= {"load_editor", "load_metric", "round1_edit", "score"}
 
 
 @pytest.mark.parametrize(
@@ -242,6 +249,29 @@ def test_batch_file_errors_name_file_and_line(script, tmp_path, capsys):
     batch.write_text('{"image": "x.png", "instruction": "a"}\nnot json\n')
     assert script.main(["--model", "tiny", "--batch", str(batch), "--out", str(tmp_path)]) == 2
     assert f"{batch}:1: image not found" in capsys.readouterr().err
-    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    Image.new("RGB", (32, 32)).save(tmp_path / "x.png")  # the smallest allowed
     assert script.main(["--model", "tiny", "--batch", str(batch), "--out", str(tmp_path)]) == 2
     assert f"{batch}:2: not valid JSON" in capsys.readouterr().err
+
+
+def _parser_actions(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [action for action in module.build_parser()._actions
+            if action.option_strings and action.dest != "help"]
+
+
+def test_every_benchmark_flag_has_help_text():
+    assert [a.option_strings for a in _parser_actions("benchmark") if not a.help] == []
+
+
+def test_every_enhance_flag_has_help_text_but_two_declared_elsewhere():
+    missing = {a.option_strings[0] for a in _parser_actions("enhance") if not a.help}
+    assert missing <= {"--seed", "--detector-backend"}
+
+
+@pytest.mark.xfail(strict=True, reason="--seed is declared in pipelines/config.py and "
+                   "--detector-backend in bpm_edit/config.py, both outside this change")
+def test_every_enhance_flag_has_help_text():
+    assert [a.option_strings for a in _parser_actions("enhance") if not a.help] == []
