@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -58,6 +59,24 @@ def max_image_pixels() -> int:
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"${MAX_IMAGE_PIXELS_ENV} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def add_image_limit_argument(parser: Any) -> None:
+    """The ``--max-image-pixels N`` flag of every command that reads images (read back
+    by `apply_image_limit`)."""
+    parser.add_argument("--max-image-pixels", type=int, metavar="N",
+                        help=f"largest image read, width x height (default "
+                             f"{DEFAULT_MAX_IMAGE_PIXELS}, or ${MAX_IMAGE_PIXELS_ENV}); larger "
+                             "files are refused as possible decompression bombs")
+
+
+def apply_image_limit(args: Any) -> None:
+    """Apply ``--max-image-pixels`` when given (a bad value names the flag)."""
+    if args.max_image_pixels is not None:
+        if args.max_image_pixels < 1:
+            raise ConfigError(f"--max-image-pixels must be a positive integer, got "
+                              f"{args.max_image_pixels}")
+        set_max_image_pixels(args.max_image_pixels)
 
 
 @contextmanager

@@ -95,7 +95,8 @@ class EditConfig:
         """Add the editor's flags (read back by `from_args`)."""
         parser.add_argument("--model", default="ip2p",
                             help="ip2p | magicbrush | tiny | random | DIR (default %(default)s)")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=int, default=0,
+                            help="seed of the initial and per-step noise (default %(default)s)")
         parser.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
         parser.add_argument("--guidance-scale", type=float, help="text guidance s_T")
         parser.add_argument("--image-guidance-scale", type=float, help="image guidance s_I")

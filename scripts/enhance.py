@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpm_edit.config import MetricConfig  # noqa: E402
 from bpm_edit.errors import InputError, run_command  # noqa: E402
+from bpm_edit.images import add_image_limit_argument, apply_image_limit  # noqa: E402
 from pipelines.config import EditConfig  # noqa: E402
 from pipelines.editing_models import MIN_IMAGE_SIDE  # noqa: E402
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: the {DEFAULT_IMAGE.name} example)")
     parser.add_argument("--instruction", help="edit instruction (default: the example's)")
     parser.add_argument("--mask", help="known edit mask for the image (skips localization)")
+    add_image_limit_argument(parser)
     parser.add_argument("--batch", help="JSONL file, one {image, instruction} object per line")
     parser.add_argument("--out", default="enhance-output",
                         help="output folder (default %(default)s/, created; an input inside it "
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.editing_models import editing_model_info, metric_variant
     from pipelines.run import run_enhance_single
 
+    apply_image_limit(args)
     edit = EditConfig.from_args(args)
     models = args.metric_models or metric_variant(editing_model_info(edit.model))
     metric = MetricConfig.from_args(args, models=models, device=edit.device)

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpm_edit.config import MetricConfig  # noqa: E402
 from bpm_edit.errors import InputError, run_command  # noqa: E402
+from bpm_edit.images import add_image_limit_argument, apply_image_limit  # noqa: E402
 from evaluation.datasets import LoadResult  # noqa: E402
 from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
 
@@ -59,6 +60,7 @@ def build_parser(weight_flags: dict[str, str]) -> argparse.ArgumentParser:
     data = parser.add_argument_group("dataset")
     add_dataset_arguments(data)
     data.add_argument("--mask-dir", help="magicbrush/piebench: folder to write decoded masks to")
+    add_image_limit_argument(data)
     data.add_argument("--limit", type=_positive_int, metavar="N",
                       help="score only the first N items (N >= 1)")
 
@@ -126,6 +128,8 @@ def run(args: argparse.Namespace, weight_flags: dict[str, str]) -> int:
         scoring_code,
         settings_key,
     )
+
+    apply_image_limit(args)
 
     names = parse_metric_names(args.metrics)
     if args.batch_size < 1:

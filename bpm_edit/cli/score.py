@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 
 from bpm_edit.config import MetricConfig
-from bpm_edit.errors import ConfigError, InputError
+from bpm_edit.errors import InputError
+from bpm_edit.images import add_image_limit_argument
 
 EPILOG = """\
 Output: one JSON object with s_modify, s_preserve, s_size, s_position, s_semantic,
@@ -52,9 +53,7 @@ def register(subparsers: Any) -> None:
     command.add_argument("--mask-edited", help="mask of the edited object in the edited image")
     MetricConfig.add_arguments(command)
     command.add_argument("--out", help="directory for result.json and report.png")
-    command.add_argument("--max-image-pixels", type=int, metavar="N",
-                         help="largest image read, width x height (default 89478485); "
-                              "larger files are refused as possible decompression bombs")
+    add_image_limit_argument(command)
     command.set_defaults(run=run)
 
 
@@ -106,17 +105,13 @@ def edited_mask(
 
 
 def run(args: argparse.Namespace) -> int:
-    from bpm_edit.images import load_image, load_mask, set_max_image_pixels
+    from bpm_edit.images import apply_image_limit, load_image, load_mask
     from bpm_edit.localization.regions import Regions
     from bpm_edit.metric import BPM
     from bpm_edit.outputs import check_output_dir
 
     metric = BPM(MetricConfig.from_args(args))
-    if args.max_image_pixels is not None:
-        if args.max_image_pixels < 1:
-            raise ConfigError(f"--max-image-pixels must be a positive integer, got "
-                              f"{args.max_image_pixels}")
-        set_max_image_pixels(args.max_image_pixels)
+    apply_image_limit(args)
     if args.out:
         inputs = {flag: getattr(args, flag[2:].replace("-", "_")) for flag in (
             "--original", "--edited", "--spec", "--mask-original", "--mask-edited")}
