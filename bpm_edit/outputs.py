@@ -18,42 +18,58 @@ arguments are read, before loading models or reading data. Each refuses, with on
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from bpm_edit.errors import InputError
 
 PathLike = str | os.PathLike[str]
-#: Input paths by the flag that gave them (None: not given), e.g. {"--file": "in.txt"}.
-Inputs = Mapping[str, PathLike | None]
+#: Input paths by the flag that gave them (None: not given), e.g. {"--file": "in.txt"},
+#: or just the paths (a dataset's images, which no single flag names).
+Inputs = Mapping[str, PathLike | None] | Iterable[PathLike]
 
 
-def _same(a: Path, b: Path) -> bool:
-    try:
+def same_file(a: Path, b: Path) -> bool:
+    """`a` and `b` name one file (however spelled, also before it exists)."""
+    if a.exists() and b.exists():
         return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
+    return a.resolve() == b.resolve()
 
 
-def _input_at(path: Path, inputs: Inputs) -> str | None:
-    """The flag of the input that is `path` (None: no input is)."""
-    for flag, given in inputs.items():
-        if given is not None and Path(given).exists() and path.exists() \
-                and _same(path, Path(given)):
-            return flag
-    return None
+def check_not_input(
+    path: PathLike, inputs: Inputs | None, flag: str, folder: Path | None = None
+) -> None:
+    """An `InputError` when the output `path` (a file the command writes into `folder`,
+    if given) is one of the command's `inputs`."""
+    path = Path(path)
+    where = f"{flag} {folder}: " if folder is not None else f"{flag} "
+    labelled = inputs.items() if isinstance(inputs, Mapping) else \
+        ((None, given) for given in inputs or ())
+    for label, given in labelled:
+        if given is not None and same_file(path, Path(given)):
+            spelled = "" if Path(given) == path else f" ({given})"
+            what = f"the {label} input" if label else f"an input{spelled}"
+            raise InputError(f"{where}{path} is {what}; it would be overwritten: "
+                             f"choose another {flag}")
 
 
-def _check_writable_place(path: Path, flag: str) -> None:
-    """A new `path` can be created: its nearest existing parent is a writable folder."""
+def check_writable_place(path: PathLike, flag: str) -> None:
+    """A new `path` can be created: its nearest existing parent is a folder in which a
+    file can really be made (a probe file is created and removed: permission bits alone
+    do not stop root, an immutable or read-only-mounted folder does)."""
+    path = Path(path)
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         raise InputError(f"{flag} {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".bpm-edit-probe-"):
+            pass
+    except OSError as err:
         raise InputError(f"{flag} {path}: cannot write in {parent} (read-only or immutable "
-                         "folder): choose another " + flag)
+                         f"folder: {err.strerror or err}): choose another {flag}") from None
 
 
 def check_output_file(
@@ -72,10 +88,7 @@ def check_output_file(
     refused. Returns `path` as a `Path`; raises `InputError`.
     """
     path = Path(path)
-    source = _input_at(path, inputs or {})
-    if source is not None:
-        raise InputError(f"{flag} {path} is the {source} input; it would be overwritten: "
-                         f"choose another {flag}")
+    check_not_input(path, inputs, flag)
     if path.is_dir():
         raise InputError(f"{flag} {path} is a directory, expected a file")
     if path.exists():
@@ -88,7 +101,7 @@ def check_output_file(
             raise InputError(f"{flag} {path}: the file cannot be written (read-only or "
                              f"immutable): choose another {flag}")
         return path
-    _check_writable_place(path, flag)
+    check_writable_place(path, flag)
     return path
 
 
@@ -110,12 +123,9 @@ def check_output_dir(
     if path.exists() and not path.is_dir():
         raise InputError(f"{flag} {path} is a file, expected a directory")
     for name in writes:
-        source = _input_at(path / name, inputs or {})
-        if source is not None:
-            raise InputError(f"{flag} {path}: {path / name} is the {source} input; it would "
-                             f"be overwritten: choose another {flag}")
+        check_not_input(path / name, inputs, flag, folder=path)
     if not path.exists():
-        _check_writable_place(path, flag)
+        check_writable_place(path, flag)
         return path
     foreign = sorted(entry.name for entry in path.iterdir()
                      if entry.name not in writes or not entry.is_file())
@@ -134,4 +144,7 @@ def check_output_dir(
     return path
 
 
-__all__ = ["check_output_dir", "check_output_file"]
+__all__ = [
+    "check_not_input", "check_output_dir", "check_output_file", "check_writable_place",
+    "same_file",
+]

@@ -27,10 +27,11 @@ from typing import Any
 
 from PIL import Image
 
-from bpm_edit.errors import ConfigError, InputError
+from bpm_edit.errors import ConfigError
+from bpm_edit.outputs import check_output_file
 from evaluation.items import EditItem
 from evaluation.metrics import METRIC_CHOICES, higher_is_better
-from evaluation.runner import check_not_input, check_writable, latest_records, select_settings
+from evaluation.runner import latest_records, select_settings
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em;
@@ -410,17 +411,14 @@ def write_report(
 
 def check_report_path(path: str | Path, inputs: Sequence[str | Path] = (),
                       flag: str = "--report") -> None:
-    """Before any work: `path` can take a report. An input among `inputs` (the result
-    file included), a directory, an existing file that is not an HTML page or an
-    unwritable place is a `bpm_edit.errors.InputError`."""
-    path = Path(path)
-    check_not_input(path, inputs, flag)
-    if path.is_dir():
-        raise InputError(f"{flag} {path} is a directory; expected an HTML file")
-    if path.is_file():
-        with open(path, "rb") as handle:
-            head = handle.read(64).lstrip().lower()
-        if head and not head.startswith((b"<!doctype html", b"<html")):
-            raise InputError(f"{flag} {path} exists and is not an HTML report; "
-                             "not overwriting it")
-    check_writable(path, flag)
+    """Before any work: `path` can take a report (`bpm_edit.outputs`): not an input among
+    `inputs` (the result file included), not a directory, absent or an HTML page, in a
+    writable place. Else a `bpm_edit.errors.InputError`."""
+    check_output_file(path, flag=flag, inputs=list(inputs), accepts=_is_html,
+                      kind="an HTML report")
+
+
+def _is_html(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(64).lstrip().lower()
+    return not head or head.startswith((b"<!doctype html", b"<html"))

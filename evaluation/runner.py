@@ -59,16 +59,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bpm_edit.errors import ConfigError, DatasetError, InputError
+from bpm_edit.errors import ConfigError, DatasetError
+from bpm_edit.outputs import check_output_file
 from bpm_edit.store import JsonlStore, StoreError
 from bpm_edit.version import code_version
 from evaluation.items import EditItem
@@ -169,51 +168,20 @@ def _names_a_metric(record: dict[str, Any]) -> None:
 
 def check_results_path(path: str | Path, inputs: Iterable[str | Path] = (),
                        flag: str = "--out") -> None:
-    """Before any work: `path` can be this runner's result file. An input among
-    `inputs`, a directory, an existing file that is not a result file (not JSONL records
-    with key, item_id and metric) or an unwritable place is an `InputError`."""
-    path = Path(path)
-    check_not_input(path, inputs, flag)
-    if path.is_dir():
-        raise InputError(f"{flag} {path} is a directory; expected a results JSONL file")
-    if path.exists():
-        what = f"{flag} {path} is not a bpm-edit results file (JSONL records with key, " \
-               "item_id and metric)"
-        try:
-            store = open_results(path)
-        except StoreError as err:
-            raise InputError(f"{what}: {err}") from None
-        if store.torn_line is not None and not store.records():
-            raise InputError(f"{what}: its only line is not a complete record")
-    check_writable(path, flag)
+    """Before any work: `path` can be this runner's result file (`bpm_edit.outputs`): not
+    an input among `inputs`, not a directory, absent or a results file (JSONL records
+    with key, item_id and metric), in a writable place. Else an `InputError`."""
+    check_output_file(path, flag=flag, inputs=list(inputs), accepts=_is_results_file,
+                      kind="a bpm-edit results file (JSONL records with key, item_id and "
+                           "metric)")
 
 
-def check_not_input(path: Path, inputs: Iterable[str | Path], flag: str) -> None:
-    """An `InputError` when `path` is one of `inputs` (the same file, however named)."""
-    resolved = path.resolve()
-    for source in inputs:
-        source = Path(source)
-        if source.resolve() == resolved or (
-                path.exists() and source.exists() and os.path.samefile(source, path)):
-            raise InputError(f"{flag} {path} is an input ({source}); it would be overwritten")
-
-
-def check_writable(path: Path, flag: str) -> None:
-    """An `InputError` unless a file can be written (and renamed) at `path`: the nearest
-    existing folder above it accepts a new file, and an existing `path` is writable."""
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise InputError(f"{flag} {path}: {folder} is not a directory")
+def _is_results_file(path: Path) -> bool:
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".bpm-edit-probe-"):
-            pass
-    except OSError as err:
-        raise InputError(f"{flag} {path}: cannot write in {folder} "
-                         f"({err.strerror or err})") from None
-    if path.exists() and not os.access(path, os.W_OK):
-        raise InputError(f"{flag} {path} is not writable")
+        store = open_results(path)
+    except StoreError:
+        return False
+    return store.torn_line is None or bool(store.records())
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from bpm_edit.config import MetricConfig
 from bpm_edit.errors import ConfigError, InputError, WeightsNotFoundError
+from bpm_edit.outputs import check_not_input, check_writable_place
 from pipelines.config import EditConfig
 
 #: The packages whose versions each result.json records.
@@ -89,45 +90,16 @@ def check_item(image: Path, instruction: Any, mask: str | None, where: str) -> d
 def check_output_dir(out: Path, inputs: Sequence[Path], names: Sequence[str]) -> None:
     """Refuse, before any work, an output folder `out` that would overwrite an input
     (one of `inputs` is `out/NAME` for a NAME this command writes), that is not a
-    folder, or where nothing can be written. (The rule of `bpm_edit.outputs`' shared
-    check, for enhance's own result folder.)"""
+    folder, or where nothing can be written (`bpm_edit.outputs` primitives; other files
+    in `out`, e.g. a batch's items/, are left alone)."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder: give a folder for the results")
     for name in names:
         if (out / name).is_dir():
             raise InputError(f"--out {out}: {out / name} is a folder where enhance writes a "
                              "file; remove it or choose another --out")
-    for path in inputs:
-        for name in names:
-            if _same_file(path, out / name):
-                raise InputError(
-                    f"input {path} is also an output: enhance writes {name} into --out {out}; "
-                    "move the input or choose another --out")
-    check_writable(out)
-
-
-def check_writable(out: Path) -> None:
-    """Refuse a folder `out` (existing or to be made) where no file can be created: a
-    file is created and removed in it, or in its nearest existing parent."""
-    place = out
-    while not place.exists():
-        if place.parent == place:
-            break
-        place = place.parent
-    if not place.is_dir():
-        raise InputError(f"--out {out}: {place} is a file, so the folder cannot be made")
-    probe = place / f".enhance-probe.{os.getpid()}"
-    try:
-        probe.touch(exist_ok=False)
-        probe.unlink()
-    except OSError as err:
-        raise InputError(f"--out {out}: cannot write in {place} ({err.strerror})") from err
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    if not second.exists():
-        return False
-    return first.resolve() == second.resolve() or os.path.samefile(first, second)
+        check_not_input(out / name, list(inputs), "--out", folder=out)
+    check_writable_place(out / names[0], "--out")
 
 
 def check_limits(edit: EditConfig, metric: MetricConfig, sizes: Sequence[tuple[int, int]],

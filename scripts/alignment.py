@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpm_edit.errors import InputError, run_command  # noqa: E402
+from bpm_edit.outputs import check_writable_place  # noqa: E402
 from evaluation.alignment import (  # noqa: E402
     ALPHAS,
     COMPONENT_ROWS,
@@ -31,7 +32,7 @@ from evaluation.alignment import (  # noqa: E402
     read_results,
 )
 from evaluation.datasets.args import add_dataset_arguments, load_dataset_from_args  # noqa: E402
-from evaluation.runner import check_writable, select_settings  # noqa: E402
+from evaluation.runner import select_settings  # noqa: E402
 from evaluation.tables import build_report, to_markdown, write_tables  # noqa: E402
 
 
@@ -53,7 +54,7 @@ def _check_out(out: Path, inputs: list[str]) -> None:
     the files written there (tables.md, alignment.json, *.csv)."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; expected a folder for the tables")
-    check_writable(out / "tables.md", "--out")
+    check_writable_place(out / "tables.md", "--out")
     for source in map(Path, inputs):
         written = source.name in ("tables.md", "alignment.json") or source.suffix == ".csv"
         if written and source.resolve().parent == out.resolve():

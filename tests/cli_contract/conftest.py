@@ -1,13 +1,17 @@
-"""Shared helpers of the CLI contract tests: run a command in a subprocess as a user
-would, and prove its inputs are byte-for-byte unchanged afterwards."""
+"""Shared helpers of the CLI contract tests: run a command as a user would (its real
+`main(argv)`, in this process so each case does not pay the torch import again; a
+subprocess where a case needs one), and prove its inputs are byte-for-byte unchanged."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
 
 import pytest
@@ -33,8 +37,41 @@ class Outcome:
     stderr: str
 
 
+def _main_of(argv: list[str]):
+    """The `main` and arguments of ``-m bpm_edit.cli ...`` or ``scripts/X.py ...``."""
+    if argv[:2] == ["-m", "bpm_edit.cli"]:
+        from bpm_edit.cli import main
+
+        return main, argv[2:]
+    spec = spec_from_file_location(f"contract_{Path(argv[0]).stem}", argv[0])
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main, argv[1:]
+
+
+def run_in_process(argv: list[str], cwd: Path) -> Outcome:
+    """`argv` through the command's `main`, in `cwd`, with stdout and stderr captured.
+    An exception outside the error family propagates (a traceback: the case fails)."""
+    from bpm_edit.images import set_max_image_pixels
+
+    main, args = _main_of(argv)
+    out, err = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = int(main(args) or 0)
+            except SystemExit as stop:  # argparse's usage errors
+                code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        os.chdir(previous)
+        set_max_image_pixels(None)
+    return Outcome(code, out.getvalue(), err.getvalue())
+
+
 def run_command(argv: list[str], cwd: Path, timeout: float = 300) -> Outcome:
-    """`argv` (e.g. ["-m", "bpm_edit.cli", "score", ...] or [script, ...]) under this
+    """`argv` (e.g. ["-m", "bpm_edit.cli", "score", ...] or [script, ...]) in a new
     interpreter, offline, with the checkout importable."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": "1"}
@@ -44,11 +81,15 @@ def run_command(argv: list[str], cwd: Path, timeout: float = 300) -> Outcome:
 
 
 @pytest.fixture
-def contract():
-    """Check one contract case: exit code, message, no traceback, inputs unchanged."""
-    def check(argv: list[str], cwd: Path, inputs: list[Path], code: int, message: str):
+def contract(monkeypatch):
+    """Check one contract case: exit code, message, no traceback, inputs unchanged.
+    `isolated=True` runs it in a subprocess (for cases that change process state)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def check(argv: list[str], cwd: Path, inputs: list[Path], code: int, message: str,
+              isolated: bool = False):
         before = fingerprints(inputs)
-        outcome = run_command(argv, cwd)
+        outcome = (run_command if isolated else run_in_process)(argv, cwd)
         assert outcome.code == code, (outcome.stdout, outcome.stderr)
         assert message in outcome.stderr + outcome.stdout, outcome.stderr
         assert "Traceback" not in outcome.stderr, outcome.stderr

@@ -144,7 +144,7 @@ CASES = [
          "is not a bpm-edit results file",
          setup=_write("specs.jsonl", '{"key": "k", "instruction": "x"}\n')),
     Case("--out below a file", [*BASE, "--out", "{dir}/notes.txt/r.jsonl"], 2,
-         "is not a directory", setup=_write("notes.txt", "x\n")),
+         "is a file, not a folder", setup=_write("notes.txt", "x\n")),
     Case("--out in a read-only folder", [*BASE, "--out", "{dir}/locked/r.jsonl"], 2,
          "cannot write in", setup=lambda d: _unwritable(d / "locked")),
     Case("--report is a directory", [*BASE, *OUT, "--report", "{dir}/data"], 2,
