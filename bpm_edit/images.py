@@ -5,6 +5,11 @@ are converted explicitly: RGBA is composited on white (transparent pixels have n
 colour to compare), L/LA/P/CMYK are converted to RGB, 16-bit images are scaled from
 0..65535 to 0..255, float arrays are taken as 0..1.
 
+Files are read upright: an EXIF orientation tag (JPEG, PNG, TIFF, WebP) is applied
+(`PIL.ImageOps.exif_transpose`) to images and masks alike, as diffusers' `load_image`
+does, so a phone photo is scored and edited the way viewers show it. PIL images and
+arrays are taken as given. `read_image_file` is the one reader of image files.
+
 Image files larger than `max_image_pixels()` (width x height; default PIL's 89.5
 million) are refused before they are decoded, with an `ImageError` naming the file and
 the limit: a small compressed file can decode to gigabytes (a decompression bomb). The
@@ -22,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bpm_edit.errors import ConfigError, InputError
 
@@ -108,13 +113,18 @@ def _open_image_file(path: Path, name: str) -> Iterator[Image.Image]:
             raise ImageError(f"{name}: cannot read {path} as an image ({err})") from err
 
 
+def read_image_file(path: str | Path, name: str = "image") -> Image.Image:
+    """Read an image file, decoded, upright (its EXIF orientation applied), in its own
+    mode: the one reader of image files (within the pixel limit; errors name `name`)."""
+    with _open_image_file(Path(path), name) as opened:
+        opened.load()
+        return ImageOps.exif_transpose(opened)
+
+
 def load_image(image: ImageInput, name: str = "image") -> Image.Image:
-    """Return `image` as an RGB PIL image; `name` is used in error messages."""
+    """Return `image` as an RGB PIL image (files upright); `name` is used in errors."""
     if isinstance(image, (str, Path)):
-        path = Path(image)
-        with _open_image_file(path, name) as opened:
-            opened.load()
-            pil = opened.copy()
+        pil = read_image_file(image, name)
     elif isinstance(image, Image.Image):
         pil = image
     elif isinstance(image, np.ndarray):
@@ -188,7 +198,8 @@ def rms_difference(original: Image.Image, edited: Image.Image) -> float:
 def load_mask(
     mask: ImageInput | None, size: tuple[int, int], name: str = "mask"
 ) -> np.ndarray | None:
-    """Read a mask (non-zero = inside) as an `(H, W)` bool array of `size` = (width, height).
+    """Read a mask (non-zero = inside) as an `(H, W)` bool array of `size` = (width, height);
+    a file is read upright, like its image.
 
     A mask of another size is an error naming both sizes: masks are never resized
     silently, because a mask drawn for another image is usually a user mistake.
@@ -199,10 +210,10 @@ def load_mask(
         array = mask
     else:
         if isinstance(mask, (str, Path)):
-            with _open_image_file(Path(mask), name) as opened:
-                array = np.asarray(
-                    opened.convert("L") if opened.mode not in ("1", "L", "I", "I;16") else opened
-                )
+            opened = read_image_file(mask, name)
+            array = np.asarray(
+                opened.convert("L") if opened.mode not in ("1", "L", "I", "I;16") else opened
+            )
         elif isinstance(mask, Image.Image):
             array = np.asarray(mask.convert("L"))
         else:

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from bpm_edit.errors import ConfigError, InputError
+from bpm_edit.images import read_image_file
 from evaluation.alignment import AlignmentError, ScoreSheet, top_level_metrics
 from evaluation.items import GT_ROLES, EditItem
 
@@ -48,8 +49,7 @@ def make_excessively_preserved(
     if isinstance(original, Image.Image):
         image = original.convert("RGB")
     else:
-        with Image.open(original) as opened:
-            image = opened.convert("RGB")
+        image = read_image_file(original, "original").convert("RGB")
     pixels = np.asarray(image, dtype=np.float64)
     noise = np.random.default_rng(seed).normal(0.0, sigma, size=pixels.shape)
     noisy = np.clip(np.rint(pixels + noise), 0, 255).astype(np.uint8)

@@ -28,6 +28,7 @@ from typing import Any
 from PIL import Image
 
 from bpm_edit.errors import ConfigError
+from bpm_edit.images import read_image_file
 from bpm_edit.outputs import check_output_file
 from evaluation.items import EditItem
 from evaluation.metrics import METRIC_CHOICES, higher_is_better
@@ -134,9 +135,7 @@ class Thumbnails:
 
     def _encode(self, path: str, mask: bool) -> str | None:
         try:
-            with Image.open(path) as opened:
-                opened.load()
-                image = opened.convert("L" if mask else "RGB")
+            image = read_image_file(path, path).convert("L" if mask else "RGB")
         except (OSError, ValueError):
             return None
         if mask:  # any non-zero pixel is inside the mask: show it white

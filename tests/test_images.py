@@ -124,3 +124,69 @@ def test_raising_the_limit_lets_a_large_image_through(tmp_path, monkeypatch):
     set_max_image_pixels(6000)
     assert load_image(path).size == (100, 50)
     assert load_mask(path, (100, 50)).shape == (50, 100)
+
+
+# ---------------------------------------------------------------- EXIF orientation
+def _stored_pixels(width: int = 45, height: int = 30) -> np.ndarray:
+    """A (height, width) scene with no symmetry: any rotation or flip changes it."""
+    rng = np.random.default_rng(11)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    pixels[:6, :9] = [255, 0, 0]  # a red corner marks the stored top-left
+    return pixels
+
+
+def _tagged(path, pixels: np.ndarray, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # ExifTags.Base.Orientation
+    Image.fromarray(pixels).save(path, exif=exif.tobytes())
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "png"])
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_files_are_read_upright_like_diffusers(tmp_path, suffix, orientation):
+    from diffusers.utils import load_image as diffusers_load_image
+
+    path = tmp_path / f"photo.{suffix}"
+    _tagged(path, _stored_pixels(), orientation)
+    expected = diffusers_load_image(str(path))
+    assert expected.size == ((30, 45) if orientation in (6, 8) else (45, 30))
+    loaded = load_image(path)
+    assert loaded.size == expected.size
+    assert np.array_equal(np.asarray(loaded), np.asarray(expected))
+
+
+def test_masks_are_read_upright_like_their_image(tmp_path):
+    stored = np.zeros((30, 45), np.uint8)
+    stored[:6, :9] = 255  # stored top-left corner
+    path = tmp_path / "mask.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise
+    Image.fromarray(stored).save(path, exif=exif.tobytes())
+    with pytest.raises(ImageError, match="mask is 30x45 but the image is 45x30"):
+        load_mask(path, (45, 30))
+    mask = load_mask(path, (30, 45))
+    assert np.array_equal(mask, np.rot90(stored, k=-1) != 0)
+    assert mask[:9, -6:].all() and mask.sum() == 54  # now the top-right corner
+
+
+def test_an_upright_copy_of_a_rotated_photo_is_perfectly_preserved(tmp_path):
+    """The stored pixels of an orientation-6 JPEG are sideways; an upright copy of what
+    viewers (and diffusers) show scores S_preserve exactly 1.0 against it."""
+    from bpm_edit.localization.regions import Regions
+    from bpm_edit.metric import BPM
+    from bpm_edit.spec import EditSpec
+
+    original = tmp_path / "photo.jpg"
+    _tagged(original, _stored_pixels(), 6)
+    upright = tmp_path / "upright.png"
+    with Image.open(original) as opened:
+        upright_pixels = np.rot90(np.asarray(opened.convert("RGB")), k=-1)
+    Image.fromarray(upright_pixels).save(upright)
+    width, height = 30, 45
+    mask = np.zeros((height, width), bool)
+    mask[5:15, 5:15] = True
+    spec = EditSpec("color", "red square", "blue square", instruction="make the square blue")
+    regions = Regions.from_masks(spec, mask, mask)
+    result = BPM(models="tiny").score(original, upright, spec, regions=regions)
+    assert result.s_preserve == 1.0
+    assert "edited_resized" not in result.flags

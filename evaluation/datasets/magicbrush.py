@@ -23,8 +23,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from bpm_edit.images import read_image_file
 from evaluation.datasets.common import (
     DatasetError,
     LoadResult,
@@ -45,12 +45,12 @@ def magicbrush_mask(path: str | Path) -> np.ndarray:
     With an alpha channel that is not fully opaque, the transparent pixels (alpha < 128)
     are the region; otherwise pixels with luminance >= 128 are.
     """
-    with Image.open(path) as image:
-        if "A" in image.getbands():
-            alpha = np.asarray(image.getchannel("A"))
-            if alpha.min() < 128:
-                return alpha < 128
-        return np.asarray(image.convert("L")) >= 128
+    image = read_image_file(path, "MagicBrush mask")
+    if "A" in image.getbands():
+        alpha = np.asarray(image.getchannel("A"))
+        if alpha.min() < 128:
+            return alpha < 128
+    return np.asarray(image.convert("L")) >= 128
 
 
 def load_magicbrush(
