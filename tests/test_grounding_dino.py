@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bpm_edit.errors import WeightsError
+from bpm_edit.errors import ConfigError, WeightsError
 from bpm_edit.models.detection import Detections, Detector
 from bpm_edit.models.grounding_dino import (
     HFGroundingDinoDetector,
@@ -549,3 +549,29 @@ def test_hf_post_processing_agrees_with_the_processors(hf_tiny, images):
     assert len(ours.scores) == len(order) > 0
     np.testing.assert_allclose(ours.scores, theirs["scores"][order].numpy(), rtol=0, atol=1e-6)
     np.testing.assert_allclose(ours.boxes, expected.numpy(), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_groundingdino_py_low_precision_runs_under_autocast(dtype, py_tiny, images):
+    """The 2023 code makes float32 tensors inside its forward: the weights stay float32 and
+    float16 / bfloat16 run under `torch.autocast` (casting the model crashed: mat1 and mat2
+    must have the same dtype)."""
+    detector = build_grounding_dino("groundingdino-py", "tiny", None, "cpu", dtype)
+    assert detector.dtype == dtype
+    assert {p.dtype for p in detector.model.parameters()} == {torch.float32}
+    phrases = ["a cat", "the dog"]
+    low = detector.detect(images, phrases)
+    for result, image in zip(low, images, strict=True):
+        assert_well_formed(result, image)
+    assert sum(len(r.scores) for r in low) > 0
+    full = py_tiny.detect(images, phrases)
+    assert not all(np.array_equal(a.boxes, b.boxes) for a, b in zip(low, full, strict=True)), (
+        "the low precision must actually be used"
+    )
+    assert detector.with_detection_size(detector.detection_size).dtype == dtype
+    assert py_tiny.dtype == torch.float32
+
+
+def test_groundingdino_py_refuses_other_dtypes():
+    with pytest.raises(ConfigError, match=r"groundingdino-py backend.*float64.*transformers"):
+        build_grounding_dino("groundingdino-py", "tiny", None, "cpu", torch.float64)

@@ -5,10 +5,11 @@ Both judges are rules over the localized `Regions` (boxes and masks in the origi
 image's pixels; image y grows downward, so "up" means a smaller y). Every `Verdict`
 records the numbers it compared, so a score can be explained and audited.
 
-Size (`judge_size`): ratio = (sum of the target's mask areas in the edited image) /
-(sum of the source's mask areas in the original), as in the paper (the authors' code
-uses the first box only). "larger" needs ratio > `size_larger` (1.2), "smaller" needs
-ratio < `size_smaller` (0.8), "unchanged" needs ratio within [0.8, 1.2]. When it is judged:
+Size (`judge_size`): ratio = (area of the union of the target's instance masks in the
+edited image) / (area of the union of the source's instance masks in the original);
+overlapping instances count once (the authors' code uses the first box only). "larger"
+needs ratio > `size_larger` (1.2), "smaller" needs ratio < `size_smaller` (0.8),
+"unchanged" needs ratio within [0.8, 1.2]. When it is judged:
   * the spec asks for a size change ("larger"/"smaller"), whatever the edit type, and
     every "size" edit;
   * the spec keeps the size and the edit type is in `unchanged_size_types` (default
@@ -16,8 +17,8 @@ ratio < `size_smaller` (0.8), "unchanged" needs ratio within [0.8, 1.2]. When it
     is an unwanted side effect. Replace and action edits are NOT checked for an
     unchanged size: a replaced object (cat -> dog) or a new pose legitimately has
     another area. (The authors judge "change size" edits only.)
-  * adds get the full score (nothing to compare, paper A.4); removals, global edits
-    and other types: not applicable, full score.
+  * adds (nothing to compare, paper A.4), removals, global edits and, when the spec
+    keeps the size, the types not in `unchanged_size_types`: not applicable, full score.
 
 Position (`judge_position`): each target instance's box in the edited image is
 compared with an anchor box:
@@ -32,6 +33,8 @@ Rules, with d = centre(target) - centre(anchor):
     IoU < `position_iou` (0.4, the saliency check) - all three must hold;
   * inside: at least `inside_fraction` (0.9) of the target box lies in the anchor box
     (a 10 % tolerance for loose boxes);
+  * inside / near without a reference object in the spec: not applicable, full score,
+    flag "position_without_reference";
   * near: not inside, and the gap between the two boxes is at most `near_distance`
     (0.5) times the anchor box's longer side;
   * unchanged (non-add edits that keep the object in place: replace, colour, texture,
@@ -73,9 +76,10 @@ VERDICTS = ("pass", "partial", "fail", "not_applicable", "undetermined")
 
 @dataclass(frozen=True)
 class Verdict:
-    """One judge's conclusion: `score` in {0, 0.5, 1}, a `verdict` word from `VERDICTS`,
-    whether the check applied to this edit, the numbers compared (`reason`, JSON-friendly)
-    and flags explaining substitutions (e.g. "position_target_missing")."""
+    """One judge's conclusion: `score` in {0, 0.5, 1} (`unjudged_score` when undetermined),
+    a `verdict` word from `VERDICTS`, whether the check applied to this edit, the numbers
+    compared (`reason`, JSON-friendly) and flags explaining substitutions (e.g.
+    "position_target_missing")."""
 
     score: float
     verdict: str

@@ -3,25 +3,28 @@ the instruction says (S_modify), and was everything else left alone (S_preserve)
 
 S_modify is CLIP directional similarity on L2-normalised features:
     cos(CLIP_I(edited crop) - CLIP_I(original crop), CLIP_T(text_after) - CLIP_T(text_before))
-with the SAME crop box (`Regions.crop_box`: union box of the found instances, enlarged
-1.5x, clipped) cut from both images. The text pair depends on the edit:
+with the SAME crop box (`Regions.crop_box`, around the found source and target
+instances) cut from both images. The text pair depends on the edit:
   * replace/colour/texture/...: after = target object, before = source object. When the
     two are the same words (a colour edit parsed as "bear" -> "bear", a size or move
-    edit) their difference is zero, so the instruction itself is the "after" text
-    (flag "text_after_is_instruction"); without an instruction the score is 0 with the
-    flag "zero_text_delta".
-  * add: after = target object, before = the neutral prompt `NEUTRAL_TEXT` ("a photo").
-    The authors use CLIP_T(target) alone; a difference keeps the score directional
-    (the component every photo shares cancels out).
+    edit) their difference is zero, and when one is missing there is no direction, so
+    the instruction itself is the "after" text (flag "text_after_is_instruction"; the
+    neutral prompt is "before" when the source is missing); without an instruction the
+    score is 0 with the flag "zero_text_delta".
+  * add: after = target object (the instruction when the spec has none), before = the
+    neutral prompt `NEUTRAL_TEXT` ("a photo"). The authors use CLIP_T(target) alone; a
+    difference keeps the score directional (the component every photo shares cancels
+    out).
   * remove: after = the neutral prompt, before = the source object (the authors use
     -CLIP_T(source); again the neutral prompt removes the shared component).
   * global edits: whole images, after = the instruction, before = the neutral prompt.
     (The authors use the CLIP score of the edited image against the instruction; the
     directional form keeps global and local scores on one scale and gives an unchanged
     image 0 instead of a high score.)
-Fallbacks, each flagged: no crop box (nothing found in either image) -> whole images
-("modify_whole_image_fallback"); a crop built from one side only when the other
-object was not found ("modify_crop_from_target_only" / "modify_crop_from_source_only").
+Fallbacks, each flagged: no crop box (nothing found in either image) or one that is
+empty in pixels -> whole images ("modify_whole_image_fallback"); a crop built from one
+side only when the other object was not found ("modify_crop_from_target_only" /
+"modify_crop_from_source_only").
 A zero-length image or text difference gives S_modify = 0 with "zero_image_delta" /
 "zero_text_delta", never NaN.
 
@@ -170,7 +173,8 @@ def preservation(
     """S_preserve = 1 - mean over pixels outside `mask_all` of the per-pixel RMS colour
     difference (over R, G, B) scaled to [0, 1]. Arrays are 0..255 RGB of equal size.
 
-    Raises ValueError for images of different sizes or a mask of another shape; a mask
+    Raises InputError for images of different sizes, a mask of another shape or an
+    image that is not non-empty RGB (TypeError for neither image nor array); a mask
     that covers every pixel gives None with the flag "preserve_undefined_mask_covers_image".
     """
     a = _as_float_rgb(original, "original")

@@ -9,6 +9,10 @@ or the generated vocabulary (built-in variants).
 Inference matches groundingdino's `load_image` + `predict()`: resize to shortest edge 800,
 longest at most 1333, ImageNet normalisation, one (image, caption) per forward; the boxes
 are post-processed by `bpm_edit.models.grounding_dino_common.grounded_detections`.
+
+Precision: the 2023 code makes float32 tensors inside its forward, so the weights stay
+float32 and a float16 / bfloat16 `dtype` runs the forward under `torch.autocast` for that
+dtype (any other dtype is a `ConfigError`).
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Keys the original checkpoint may hold that transformers 5 keeps as non-persistent buffers.
 IGNORED_CHECKPOINT_KEYS = ("bert.embeddings.position_ids", "bert.embeddings.token_type_ids")
+#: Precisions the forward runs in: float32 as is, the others under `torch.autocast`.
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def load_checkpoint(model: nn.Module, path: Path) -> None:
@@ -107,7 +113,8 @@ class GroundingDinoPyDetector:
     One (image, caption) pair per forward, as the original `predict()` (no padding between
     images, so results do not depend on what else is in a batch). `detection_size` is the
     working size ``{"shortest_edge", "longest_edge"}``, fixed at construction (see
-    `with_detection_size`).
+    `with_detection_size`). `dtype` (None: float32) is the compute precision: the weights
+    stay float32, float16 / bfloat16 run the forward under `torch.autocast`.
     """
 
     def __init__(
@@ -121,9 +128,14 @@ class GroundingDinoPyDetector:
     ) -> None:
         check_thresholds(box_threshold, text_threshold)
         self._detection_size = check_detection_size(detection_size)
+        self.dtype = torch.float32 if dtype is None else dtype
+        if self.dtype not in DTYPES:
+            raise ConfigError(
+                f"Grounding DINO (groundingdino-py backend) runs in float32, float16 or "
+                f"bfloat16, not {self.dtype}; use one of those or the transformers backend"
+            )
         self.device = torch.device(device)
-        self.model = model.to(device=self.device, dtype=dtype).eval()
-        self.dtype = next(self.model.parameters()).dtype
+        self.model = model.to(device=self.device, dtype=torch.float32).eval()
         self.box_threshold = box_threshold
         self.text_threshold = text_threshold
         tokenizer = model.tokenizer
@@ -173,8 +185,12 @@ class GroundingDinoPyDetector:
     def _detect_one(
         self, image: Image.Image, caption: str, thresholds: tuple[float, float]
     ) -> Detections:
-        pixels = self.preprocess(image).to(self.device, self.dtype)
-        with warnings.catch_warnings():
+        pixels = self.preprocess(image).to(self.device)
+        low_precision = self.dtype != torch.float32
+        with (
+            warnings.catch_warnings(),
+            torch.autocast(self.device.type, dtype=self.dtype, enabled=low_precision),
+        ):
             _quiet_groundingdino_warnings()
             outputs = self.model(pixels[None], captions=[caption])
         probs = outputs["pred_logits"].float().sigmoid()[0].cpu()
