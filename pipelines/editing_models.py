@@ -15,7 +15,12 @@ hub card names another pipeline class, so it is loaded with the IP2P class expli
 Hub models load without the safety checker (a research tool; pass your own if needed).
 
 A local directory laid out like the hub repos (model_index.json, unet/, vae/,
-text_encoder/, tokenizer/, scheduler/) loads with the `ip2p` defaults. `tiny` (for
+text_encoder/, tokenizer/, scheduler/) loads with the `ip2p` defaults. Every loaded
+pipeline gets the scheduler of its registry entry (Euler ancestral for all IP2P-layout
+models) built from the saved scheduler's config, whether it comes from the hub, from
+`$BPM_EDIT_WEIGHTS/<repo-name>/`, the Hugging Face cache or a directory given as is: the
+scheduler class saved in scheduler/ is ignored (its noise schedule is kept), so one
+model gives the same edits wherever it was loaded from. `tiny` (for
 tests and offline smoke runs) and `random` (real SD1.5 architecture, for timing) are
 built in code with seeded random weights; neither needs a download.
 """
@@ -287,12 +292,10 @@ def load_editing_pipeline(
         pipe = build_tiny_pipeline(seed)
     elif source == "random":
         pipe = build_random_pipeline(seed)
-    elif isinstance(source, Path):
-        pipe = _from_directory(source, torch_dtype)
-        if source != Path(str(name_or_path)).expanduser():  # a registry name or hub id
-            pipe = _with_default_scheduler(pipe)
     else:
-        pipe = _with_default_scheduler(_download(source, torch_dtype))
+        loaded = _from_directory(source, torch_dtype) if isinstance(source, Path) \
+            else _download(source, torch_dtype)
+        pipe = with_registry_scheduler(loaded, editing_model_info(str(name_or_path)))
     if pipe.unet.dtype != torch_dtype:
         pipe = pipe.to(dtype=torch_dtype)
     pipe = pipe.to(device)
@@ -348,12 +351,16 @@ def _from_directory(path: Path, dtype: torch.dtype) -> MaskGuidedInstructPix2Pix
     return pipe
 
 
-def _with_default_scheduler(
-    pipe: MaskGuidedInstructPix2PixPipeline,
+def with_registry_scheduler(
+    pipe: MaskGuidedInstructPix2PixPipeline, info: EditingModel
 ) -> MaskGuidedInstructPix2PixPipeline:
-    from diffusers import EulerAncestralDiscreteScheduler
+    """Set `info.scheduler` (a diffusers scheduler class name) on a loaded pipeline, built
+    from the saved scheduler's config (noise schedule kept): the one scheduler rule for
+    hub downloads, `$BPM_EDIT_WEIGHTS` / cache copies and directories alike."""
+    import diffusers
 
-    pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
+    scheduler_class = getattr(diffusers, info.scheduler)
+    pipe.scheduler = scheduler_class.from_config(pipe.scheduler.config)
     return pipe
 
 

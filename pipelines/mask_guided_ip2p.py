@@ -74,9 +74,10 @@ class MaskGuidedInstructPix2PixPipeline(StableDiffusionInstructPix2PixPipeline):
 
     - `mask`: where the instruction may act (1 = full text guidance, 0 = none). A PIL
       image, numpy array or torch tensor, any size (it covers the whole image frame),
-      one for all samples, one per input image, or one per generated sample; see
-      `pipelines.masks` for the accepted forms and the latent-space downsampling (max
-      pooling). `None` (default) runs the parent unchanged.
+      one for all samples, one per prompt (repeated for its `num_images_per_prompt`
+      samples, in diffusers' sample order `[p0, p0, p1, p1, ...]`), or one per generated
+      sample; see `pipelines.masks` for the accepted forms and the latent-space
+      downsampling (max pooling). `None` (default) runs the parent unchanged.
     - `mask_dilation`, `mask_feather`: grow / soften the mask, in latent pixels.
     - `mask_floor`: fraction of text guidance kept outside the mask (0 = paper).
     - `preserve_blend`: also paste the noised original latents outside the mask after
@@ -155,12 +156,15 @@ class MaskGuidedInstructPix2PixPipeline(StableDiffusionInstructPix2PixPipeline):
                 "classifier-free guidance: use guidance_scale > 1 and image_guidance_scale >= 1 "
                 f"(got {guidance_scale} and {image_guidance_scale})"
             )
-        batch_size = _prompt_batch_size(prompt, prompt_embeds) * (num_images_per_prompt or 1)
-        samples = broadcast_to_batch(as_mask_batch(mask), batch_size)
+        prompts, per_prompt = _prompt_batch_size(prompt, prompt_embeds), num_images_per_prompt or 1
+        batch_size = prompts * per_prompt
+        samples = broadcast_to_batch(as_mask_batch(mask), prompts, per_prompt)
         state = _MaskedCall(samples, mask_dilation, mask_feather, float(mask_floor))
 
         # 2. Mask the text term of every UNet call; 3. optionally blend after each step.
         if preserve_blend:
+            if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
+                callback_on_step_end_tensor_inputs = list(callback_on_step_end.tensor_inputs)
             parent_kwargs["callback_on_step_end"] = self._blend_then(
                 state, callback_on_step_end, callback_on_step_end_tensor_inputs
             )
@@ -188,9 +192,8 @@ class MaskGuidedInstructPix2PixPipeline(StableDiffusionInstructPix2PixPipeline):
         user_callback: Callable | PipelineCallback | MultiPipelineCallbacks | None,
         user_tensor_inputs: list[str],
     ) -> Callable:
-        """A step-end callback that blends the latents, then runs the user's callback."""
-        if isinstance(user_callback, (PipelineCallback, MultiPipelineCallbacks)):
-            user_tensor_inputs = list(user_callback.tensor_inputs)
+        """A step-end callback that blends the latents, then runs the user's callback on
+        `user_tensor_inputs` (the parent is asked for all of them plus `_BLEND_TENSORS`)."""
 
         def on_step_end(pipe, step: int, timestep, tensors: dict[str, Any]) -> dict[str, Any]:
             latents = self._blend_original(

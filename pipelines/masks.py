@@ -125,21 +125,26 @@ def _to_unit_float(tensor: torch.Tensor, name: str) -> torch.Tensor:
     )
 
 
-def broadcast_to_batch(samples: list[torch.Tensor], batch_size: int, name: str = "mask") -> list:
-    """Match the mask count to the pipeline batch.
+def broadcast_to_batch(
+    samples: list[torch.Tensor], prompts: int, images_per_prompt: int, name: str = "mask"
+) -> list[torch.Tensor]:
+    """Match the mask count to the pipeline batch of `prompts * images_per_prompt` samples.
 
-    One mask serves every sample; a mask per input image is repeated the way the
-    pipeline repeats image latents for `num_images_per_prompt` (tiled: the batch is
-    `[m0, m1, m0, m1, ...]`); `batch_size` masks are used as they are.
+    Diffusers orders the samples by prompt, `[p0, p0, p1, p1, ...]` (prompt embeddings
+    are `repeat_interleave`d), so one mask per prompt is repeated the same way:
+    `[m0, m0, m1, m1, ...]`. One mask serves every sample; one mask per sample is used
+    as given, in that order.
     """
-    count = len(samples)
+    count, batch_size = len(samples), prompts * images_per_prompt
     if count == batch_size:
         return samples
-    if count == 1 or batch_size % count == 0:
-        return samples * (batch_size // count)
+    if count == 1:
+        return samples * batch_size
+    if count == prompts:
+        return [sample for sample in samples for _ in range(images_per_prompt)]
     raise MaskError(
-        f"{name}: got {count} masks for a batch of {batch_size} images; give 1 mask, "
-        f"one per input image, or {batch_size}"
+        f"{name}: got {count} masks for {prompts} prompt(s) x {images_per_prompt} image(s) "
+        f"per prompt; give 1 mask, one per prompt ({prompts}) or one per sample ({batch_size})"
     )
 
 

@@ -7,7 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
+from diffusers import (
+    DDIMScheduler,
+    EulerAncestralDiscreteScheduler,
+    StableDiffusionInstructPix2PixPipeline,
+)
 from PIL import Image
 
 from bpm_edit.devices import DeviceError, resolve_device, resolve_dtype
@@ -151,3 +155,22 @@ def test_memory_estimate_scales_with_the_pixels_and_the_architecture():
     assert large - small == 3 * (small - estimate_memory(sd, (0, 0), 4))
     assert estimate_memory(sd, (512, 512), 2) * 2 == small
     assert estimate_memory(tiny, (512, 512), 4) < 0.5e9  # measured: 0.46 GB over the base
+
+
+def test_a_directory_and_bpm_edit_weights_get_the_same_registry_scheduler(tmp_path, monkeypatch):
+    """Regression: a directory given as is kept its saved scheduler (here DDIM) while the
+    same folder found through $BPM_EDIT_WEIGHTS switched to Euler ancestral."""
+    tiny = load_editing_pipeline("tiny")
+    folder = tmp_path / "instruct-pix2pix"  # timbrooks/instruct-pix2pix
+    components = {**tiny.components, "scheduler": DDIMScheduler.from_config(tiny.scheduler.config)}
+    StableDiffusionInstructPix2PixPipeline(
+        **components, requires_safety_checker=False).save_pretrained(folder)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("BPM_EDIT_WEIGHTS", str(tmp_path))
+    assert EDITING_MODELS["ip2p"].scheduler == "EulerAncestralDiscreteScheduler"
+    from_directory = load_editing_pipeline(str(folder))
+    from_weights_dir = load_editing_pipeline("ip2p")
+    for loaded in (from_directory, from_weights_dir):
+        assert type(loaded.scheduler) is EulerAncestralDiscreteScheduler
+        assert loaded.scheduler.config.beta_schedule == tiny.scheduler.config.beta_schedule
+    assert np.array_equal(edit(from_directory), edit(from_weights_dir))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import StableDiffusionInstructPix2PixPipeline
-from diffusers.callbacks import PipelineCallback
+from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from PIL import Image
 
 from pipelines.editing_models import build_tiny_pipeline
@@ -124,6 +124,23 @@ def test_each_mask_of_a_batch_applies_to_its_own_sample(pipe, parent, image):
     assert not np.allclose(masked[1], full[1], atol=1e-3)
 
 
+def test_per_prompt_masks_follow_diffusers_sample_order(pipe, parent, image):
+    """Regression: masks were tiled [m0, m1, m0, m1] while diffusers orders the samples
+    [p0, p0, p1, p1], so prompt 0's second sample got prompt 1's mask."""
+    prompts = [PROMPT, "turn the dog blue"]
+
+    def generators():
+        return [torch.Generator().manual_seed(seed) for seed in range(4)]
+
+    masks = [np.ones((8, 8)), np.zeros((8, 8))]
+    masked = run(pipe, image, prompt=prompts, num_images_per_prompt=2,
+                 generator=generators(), mask=masks)
+    expected = run_parent_without_text(parent, image, keep=[True, True, False, False],
+                                       prompt=prompts, num_images_per_prompt=2,
+                                       generator=generators())
+    assert np.allclose(masked, expected, atol=1e-6)
+
+
 def test_one_mask_serves_num_images_per_prompt(pipe, parent, image):
     out = run(pipe, image, mask=np.zeros((16, 16)), num_images_per_prompt=2)
     assert out.shape == (2, 32, 32, 3)
@@ -191,6 +208,31 @@ def test_pipeline_callback_objects_keep_their_tensor_inputs_with_blend(pipe, ima
     assert recorder.seen == [["image_latents", "latents"]] * STEPS
 
 
+@pytest.mark.parametrize("multi", [False, True])
+def test_blend_passes_every_tensor_a_pipeline_callback_asks_for(pipe, image, multi):
+    """Regression: with preserve_blend a PipelineCallback asking for tensors beyond the
+    latents raised KeyError: 'prompt_embeds'."""
+
+    class Recorder(PipelineCallback):
+        tensor_inputs = ["latents", "prompt_embeds"]
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def callback_fn(self, pipeline, step_index, timestep, callback_kwargs):
+            self.seen.append(sorted(callback_kwargs))
+            return callback_kwargs
+
+    recorder = Recorder()
+    callback = MultiPipelineCallbacks([recorder]) if multi else recorder
+    blended = run(pipe, image, mask=np.zeros((4, 4)), preserve_blend=True,
+                  callback_on_step_end=callback, output_type="latent")
+    assert recorder.seen == [["latents", "prompt_embeds"]] * STEPS
+    plain = run(pipe, image, mask=np.zeros((4, 4)), preserve_blend=True, output_type="latent")
+    assert torch.equal(blended, plain)
+
+
 def test_model_cpu_offload_keeps_results(image):
     plain = build_tiny_pipeline(seed=0)
     plain.set_progress_bar_config(disable=True)
@@ -207,7 +249,7 @@ def test_pipeline_errors_are_clear(pipe, image):
         run(pipe, image, mask=np.ones((4, 4)), guidance_scale=1.0)
     with pytest.raises(MaskError, match="preserve_blend=True needs a mask"):
         run(pipe, image, preserve_blend=True)
-    with pytest.raises(MaskError, match="3 masks for a batch of 2"):
+    with pytest.raises(MaskError, match=r"3 masks for 1 prompt\(s\) x 2 image\(s\) per prompt"):
         run(pipe, image, mask=np.ones((3, 4, 4)), num_images_per_prompt=2)
     with pytest.raises(MaskError, match="mask_feather"):
         run(pipe, image, mask=np.ones((4, 4)), mask_feather=-1)
@@ -254,7 +296,12 @@ def test_mask_forms_and_dtypes():
     assert len(batch) == 3 and batch[0].shape == (1, 1, 4, 5)
     mixed = as_mask_batch([np.ones((4, 4), bool), torch.zeros(1, 8, 6)])
     assert [m.shape for m in mixed] == [(1, 1, 4, 4), (1, 1, 8, 6)]
-    assert broadcast_to_batch(mixed, 4) == [mixed[0], mixed[1], mixed[0], mixed[1]]
+    # One mask per prompt follows diffusers' sample order [p0, p0, p1, p1].
+    assert broadcast_to_batch(mixed, 2, 2) == [mixed[0], mixed[0], mixed[1], mixed[1]]
+    assert broadcast_to_batch(mixed, 1, 2) == mixed
+    assert broadcast_to_batch(mixed[:1], 2, 2) == [mixed[0]] * 4
+    with pytest.raises(MaskError, match=r"got 2 masks for 3 prompt\(s\) x 2 image\(s\)"):
+        broadcast_to_batch(mixed, 3, 2)
 
 
 @pytest.mark.parametrize(
