@@ -58,7 +58,6 @@ markers.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,6 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bpm_edit.config import settings_key as canonical_key
 from bpm_edit.errors import ConfigError, DatasetError
 from bpm_edit.outputs import check_output_file
 from bpm_edit.store import JsonlStore, StoreError
@@ -134,22 +134,15 @@ def scoring_code() -> str:
 
 def settings_key(metric: EditMetric, version: str) -> str:
     """The `settings` field of a record: the metric's name and settings and the code
-    version, without the item (one value for a whole run of that metric)."""
-    payload = {"metric": metric.name, "settings": metric.settings(), "version": version}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    version, without the item (one value for a whole run of that metric, computed once)."""
+    return canonical_key({"metric": metric.name, "settings": metric.settings(),
+                          "version": version})
 
 
-def record_key(item_digest: dict[str, Any], metric: EditMetric, version: str) -> str:
-    """The content-hash key of one (item, metric) record."""
-    payload = {
-        "item": item_digest,
-        "metric": metric.name,
-        "settings": metric.settings(),
-        "version": version,
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def record_key(item_digest: dict[str, Any], settings: str) -> str:
+    """The content-hash key of one (item, metric) record: the item's digest and the
+    metric's `settings_key`."""
+    return canonical_key({"item": item_digest, "settings": settings})
 
 
 # ------------------------------------------------------------------------ result files
@@ -283,7 +276,7 @@ def score_items(
         digest = hasher.item_digest(item)
         todo = []
         for metric in metrics:
-            key = record_key(digest, metric, version)
+            key = record_key(digest, settings[metric.name])
             if (key, item.item_id) in done:
                 skipped += 1
             else:
@@ -454,12 +447,14 @@ def merge_results(
             latest[ident] = record
 
     version = scoring_code()
+    settings = {metric.name: settings_key(metric, version) for metric in metrics}
     hasher = hasher or ContentHasher()
     ordered = []
     for item in items:
         digest = hasher.item_digest(item)
         for metric in metrics:
-            record = latest.pop((record_key(digest, metric, version), item.item_id), None)
+            record = latest.pop((record_key(digest, settings[metric.name]), item.item_id),
+                                None)
             if record is not None:
                 ordered.append(record)
     ordered.extend(latest.values())
