@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bpm_edit.config import MetricConfig
+from bpm_edit.config import MetricConfig, settings_key
 from bpm_edit.errors import BPMEditError, InputError
 from bpm_edit.store import JsonlStore
 from bpm_edit.version import code_version
@@ -161,5 +161,5 @@ def item_key(
         "metric": metric_key,
         "code": code_version("bpm_edit", "pipelines"),
     }
-    digest.update(json.dumps(settings, sort_keys=True).encode())
+    digest.update(settings_key(settings).encode())
     return digest.hexdigest()
